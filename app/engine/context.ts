@@ -1,0 +1,61 @@
+// What the protocol forwarders share: the TUN, the flow table, the clock, limits and counters.
+import type { Logger } from '../log.js';
+import type { TunDevice } from '../os/tun.js';
+import type { DirectOutbound } from '../outbound/direct.js';
+import type { FlowTable } from '../flow/flow-table.js';
+import type { Session } from '../flow/session.js';
+
+export interface EngineLimits {
+  maxSessions: number;
+  maxPendingConnects: number;
+  maxUdpSessions: number;
+  maxMemoryMiB: number;
+}
+
+export interface EngineTimeouts {
+  tcpConnectMs: number;
+  udpIdleMs: number;
+  dnsIdleMs: number;
+  icmpIdleMs: number;
+}
+
+/** Counters of the packet path; plain numbers bumped in place, read by stats and logs. */
+export class EngineCounters {
+  packetsRead = 0;
+  bytesRead = 0;
+  packetsWritten = 0;
+  tunWriteDrops = 0;
+  malformed = 0;
+  /** Packets we do not forward by design (multicast, unsupported protocols, ICMP errors from apps). */
+  ignored = 0;
+  /** TCP segments of no known flow, answered with a reset. */
+  unknownFlow = 0;
+  fragments = 0;
+  fragmentDrops = 0;
+  refusedByLimit = 0;
+  sessionsOpened = 0;
+  sessionsClosed = 0;
+}
+
+/** Why a session ended; shown in logs and (later) in the UI. */
+export type CloseReason = 'closed' | 'reset' | 'refused' | 'unreachable' | 'timeout' | 'idle' | 'limit' | 'error' | 'shutdown';
+
+export interface EngineContext {
+  readonly tun: TunDevice;
+  readonly flows: FlowTable;
+  readonly direct: DirectOutbound;
+  readonly log: Logger;
+  readonly counters: EngineCounters;
+  readonly limits: EngineLimits;
+  readonly timeouts: EngineTimeouts;
+  /** Coarse clock (ms), updated a few times a second; cheap to read per packet. */
+  now: number;
+  /** Writes a packet into the TUN, counting drops. */
+  write(packet: Buffer): void;
+  /** True when a new session may be created now; logs (rate-limited) when a limit is hit. */
+  admit(kind: 'tcp' | 'udp' | 'icmp'): boolean;
+  /** Records that a session was opened (counters, hooks). */
+  opened(s: Session): void;
+  /** Removes a session from the flow table and records why it ended. */
+  closed(s: Session, reason: CloseReason): void;
+}

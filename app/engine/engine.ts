@@ -1,0 +1,250 @@
+// The engine: TUN ⇄ packet pump ⇄ flow table ⇄ outbound sockets.
+//
+// Pump stages, in order, for every packet read from the TUN (outbound = an app sends):
+//   1. decode      PacketInfo.parse — malformed input is counted and dropped, never thrown
+//   2. filter      multicast/broadcast and unsupported protocols are ignored
+//   3. reassemble  IP fragments are collected into whole datagrams (rare; may allocate)
+//   4. dispatch    TCP → TcpForwarder (NAT rewrite) · UDP → UdpForwarder · ICMP → IcmpForwarder
+// Replies come back from sockets (UDP, ICMP) or from the kernel listener (TCP) and are written to
+// the TUN with ctx.write(). A sweep timer advances the coarse clock, expires sessions and checks
+// the memory limit. No allocation, formatting or exception on the common TCP/UDP path.
+import type { Logger } from '../log.js';
+import type { TunDevice } from '../os/tun.js';
+import type { IcmpEchoFactory } from '../os/icmp.js';
+import type { DirectOutbound } from '../outbound/direct.js';
+import { FlowTable } from '../flow/flow-table.js';
+import { Session, SESSION_STATE_NAMES } from '../flow/session.js';
+import { parseCidr, formatAddress, type Cidr } from '../net/cidr.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PacketInfo, ParseStatus } from '../wire/ip.js';
+import { Reassembler } from './fragments.js';
+import { TcpForwarder } from './tcp.js';
+import { UdpForwarder } from './udp.js';
+import { IcmpForwarder } from './icmp.js';
+import { EngineCounters, type CloseReason, type EngineContext, type EngineLimits, type EngineTimeouts } from './context.js';
+
+/** The coarse clock ticks every SWEEP_MS; sessions are checked for expiry every SWEEPS_PER_EXPIRY ticks. */
+const SWEEP_MS = 250;
+const SWEEPS_PER_EXPIRY = 4;
+const LIMIT_LOG_INTERVAL_MS = 10_000;
+
+export interface EngineOptions {
+  tun: TunDevice;
+  direct: DirectOutbound;
+  icmp: IcmpEchoFactory | null;
+  /** The TUN's addresses with prefix ("198.18.0.1/30", "fd00:5359::1/126"); either may be absent. */
+  address4?: string;
+  address6?: string;
+  fwmark: number;
+  limits: EngineLimits;
+  timeouts: EngineTimeouts;
+  log: Logger;
+}
+
+/** A session as plain data, for logs, the API and tests. */
+export interface SessionSnapshot {
+  id: number;
+  protocol: 'tcp' | 'udp' | 'icmp';
+  family: 4 | 6;
+  src: string; srcPort: number; dst: string; dstPort: number;
+  state: string;
+  startedAt: number; lastSeen: number;
+  bytesOut: number; bytesIn: number; packetsOut: number; packetsIn: number;
+}
+
+export class Engine {
+  readonly flows = new FlowTable();
+  readonly counters = new EngineCounters();
+  readonly #opts: EngineOptions;
+  readonly #ctx: EngineContext;
+  readonly #info = new PacketInfo();
+  readonly #reassembler = new Reassembler();
+  readonly tcp: TcpForwarder;
+  readonly udp: UdpForwarder;
+  readonly icmp: IcmpForwarder;
+  #sweepTimer: NodeJS.Timeout | null = null;
+  #overMemory = false;
+  #lastLimitLog = 0;
+  #stopped = false;
+  #ticks = 0;
+
+  constructor(opts: EngineOptions) {
+    this.#opts = opts;
+    const self = this;
+    const counters = this.counters;
+    const tun = opts.tun;
+    this.#ctx = {
+      tun, flows: this.flows, direct: opts.direct, log: opts.log, counters,
+      limits: opts.limits, timeouts: opts.timeouts, now: Date.now(),
+      write(packet: Buffer): void {
+        if (tun.write(packet)) counters.packetsWritten++; else counters.tunWriteDrops++;
+      },
+      admit: (kind) => self.#admit(kind),
+      opened(): void { counters.sessionsOpened++; },
+      closed(s: Session, reason: CloseReason): void {
+        counters.sessionsClosed++;
+        if (s.closeReason === '') s.closeReason = reason;
+      },
+    };
+    this.tcp = new TcpForwarder(this.#ctx);
+    this.udp = new UdpForwarder(this.#ctx);
+    this.icmp = new IcmpForwarder(this.#ctx, opts.icmp, opts.fwmark);
+  }
+
+  /** Binds the TCP listeners and starts the pump. */
+  async start(): Promise<void> {
+    const v4 = this.#opts.address4 ? natEndpoints(this.#opts.address4) : null;
+    const v6 = this.#opts.address6 ? natEndpoints(this.#opts.address6) : null;
+    await this.tcp.listen(v4?.tun ?? null, v4?.peer ?? null, v6?.tun ?? null, v6?.peer ?? null,
+      v4 ? formatAddress(v4.tun) : '', v6 ? formatAddress(v6.tun) : '');
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#sweepTimer.unref();
+    this.#opts.tun.start((pkt) => this.onPacket(pkt));
+  }
+
+  /** The packet pump: one packet read from the TUN. */
+  onPacket(buf: Buffer): void {
+    const counters = this.counters;
+    counters.packetsRead++;
+    counters.bytesRead += buf.length;
+    const info = this.#info;
+    const status = info.parse(buf, buf.length);
+    if (status !== ParseStatus.OK) { counters.malformed++; return; }
+    // Multicast and broadcast (IPv6 ff00::/8 — MLD, router solicitations; IPv4 224/4 and
+    // 255.255.255.255) are never forwarded.
+    const d0 = buf[info.dstOff]!;
+    if (info.version === 6 ? d0 === 0xff : d0 >= 224) { counters.ignored++; return; }
+    if (info.fragment) {
+      counters.fragments++;
+      const whole = this.#reassembler.add(buf, info, this.#ctx.now);
+      if (whole === 'dropped') { counters.fragmentDrops++; return; }
+      if (whole === 'pending') return;
+      if (info.parse(whole, whole.length) !== ParseStatus.OK || info.fragment) { counters.malformed++; return; }
+      this.#dispatch(whole, info);
+      return;
+    }
+    this.#dispatch(buf, info);
+  }
+
+  #dispatch(buf: Buffer, info: PacketInfo): void {
+    switch (info.proto) {
+      case IPPROTO_TCP: this.tcp.onPacket(buf, info); break;
+      case IPPROTO_UDP: this.udp.onPacket(buf, info); break;
+      case IPPROTO_ICMP: if (info.version === 4) this.icmp.onPacket(buf, info); else this.counters.ignored++; break;
+      case IPPROTO_ICMPV6: if (info.version === 6) this.icmp.onPacket(buf, info); else this.counters.ignored++; break;
+      default: this.counters.ignored++;
+    }
+  }
+
+  #admit(kind: 'tcp' | 'udp' | 'icmp'): boolean {
+    const ctx = this.#ctx;
+    let why = '';
+    if (this.#stopped) return false;
+    if (this.flows.size >= ctx.limits.maxSessions) why = `session limit reached (${this.flows.size} sessions, limits.maxSessions=${ctx.limits.maxSessions})`;
+    else if (this.#overMemory) why = `memory limit reached (limits.maxMemoryMiB=${ctx.limits.maxMemoryMiB})`;
+    if (why === '') return true;
+    this.counters.refusedByLimit++;
+    if (ctx.now - this.#lastLimitLog >= LIMIT_LOG_INTERVAL_MS) {
+      this.#lastLimitLog = ctx.now;
+      ctx.log.warn(`${why}: new ${kind} flows are refused until sessions end`, { refusedSoFar: this.counters.refusedByLimit });
+    }
+    return false;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    this.#ctx.now = now;
+    if (++this.#ticks % SWEEPS_PER_EXPIRY !== 0) return;
+    // One pass over the table; each forwarder decides about its own sessions. Removing the current
+    // entry while iterating a Map is safe.
+    for (const s of this.flows.values()) {
+      switch (s.proto) {
+        case IPPROTO_TCP: this.tcp.expire(s, now); break;
+        case IPPROTO_UDP: this.udp.expire(s, now); break;
+        default: this.icmp.expire(s, now);
+      }
+    }
+    this.#reassembler.expire(now);
+    const rssMiB = process.memoryUsage.rss() / 1048576;
+    const over = rssMiB > this.#opts.limits.maxMemoryMiB;
+    if (over !== this.#overMemory) {
+      this.#overMemory = over;
+      if (over) this.#opts.log.warn('memory limit reached: refusing new flows', { rssMiB: Math.round(rssMiB), limitMiB: this.#opts.limits.maxMemoryMiB });
+      else this.#opts.log.info('memory back under the limit: accepting new flows', { rssMiB: Math.round(rssMiB) });
+    }
+  }
+
+  /** Every live session as plain data. */
+  sessions(): SessionSnapshot[] {
+    const out: SessionSnapshot[] = [];
+    for (const s of this.flows.values()) out.push(snapshot(s));
+    return out;
+  }
+
+  /** Stops the pump and closes every session and socket. The TUN is closed by its owner. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.udp.close();
+    this.icmp.close();
+    await this.tcp.close();
+  }
+}
+
+function snapshot(s: Session): SessionSnapshot {
+  return {
+    id: s.id,
+    protocol: s.proto === IPPROTO_TCP ? 'tcp' : s.proto === IPPROTO_UDP ? 'udp' : 'icmp',
+    family: s.family,
+    src: s.srcText, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort,
+    state: SESSION_STATE_NAMES[s.state],
+    startedAt: s.startedAt, lastSeen: s.lastSeen,
+    bytesOut: s.bytesOut, bytesIn: s.bytesIn, packetsOut: s.packetsOut, packetsIn: s.packetsIn,
+  };
+}
+
+/**
+ * The TUN address T and the fake peer F for a TUN subnet: F is the next host address after T
+ * (or the one before, when T is the last host). F must be on the TUN's own subnet so that replies
+ * to it route out of the TUN and pass reverse-path filtering.
+ */
+export function natEndpoints(cidrText: string): { tun: Uint8Array; peer: Uint8Array } {
+  const c = parseCidr(cidrText, { allowHostBits: true });
+  if (typeof c === 'string') throw new Error(`TUN address "${cidrText}" ${c}`);
+  const tun = c.bytes;
+  const up = addToAddress(tun, 1), down = addToAddress(tun, -1);
+  const peer = inSubnet(c, up) && !isBroadcast(c, up) ? up : down;
+  if (!inSubnet(c, peer) || isNetwork(c, peer)) throw new Error(`TUN subnet ${cidrText} has no room for a peer address (use /30 or /126 or larger)`);
+  return { tun, peer };
+}
+
+function addToAddress(a: Uint8Array, delta: number): Uint8Array {
+  const out = new Uint8Array(a);
+  let carry = delta;
+  for (let i = out.length - 1; i >= 0 && carry !== 0; i--) {
+    const v = out[i]! + carry;
+    out[i] = v & 0xff;
+    carry = v < 0 ? -1 : v > 0xff ? 1 : 0;
+  }
+  return out;
+}
+
+function bitsEqual(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
+  for (let i = 0; i < prefix; i++) {
+    const byte = i >>> 3, bit = 0x80 >>> (i & 7);
+    if ((a[byte]! & bit) !== (b[byte]! & bit)) return false;
+  }
+  return true;
+}
+
+function hostBits(c: Cidr, a: Uint8Array, value: 0 | 1): boolean {
+  for (let i = c.prefix; i < a.length * 8; i++) {
+    const bit = (a[i >>> 3]! >>> (7 - (i & 7))) & 1;
+    if (bit !== value) return false;
+  }
+  return true;
+}
+
+function inSubnet(c: Cidr, a: Uint8Array): boolean { return bitsEqual(c.bytes, a, c.prefix); }
+function isBroadcast(c: Cidr, a: Uint8Array): boolean { return c.family === 4 && hostBits(c, a, 1); }
+function isNetwork(c: Cidr, a: Uint8Array): boolean { return hostBits(c, a, 0); }

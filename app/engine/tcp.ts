@@ -1,0 +1,301 @@
+// TCP, kernel-terminated (the "system stack" NAT of ARCHITECTURE.md): no TCP state machine here.
+//
+//   app S:sp ──SYN──▶ TUN ──▶ [hold SYN, dial D:dp directly]
+//                               ├─ connected ─▶ rewrite SYN to F:n → T:L, write to TUN ─▶ kernel
+//                               │              listener accepts; relay accepted ⇄ outbound
+//                               ├─ refused ───▶ RST to the app (it sees "connection refused")
+//                               ├─ unreachable▶ ICMP unreachable to the app
+//                               └─ timeout ───▶ silence (the app's own SYN retries time out)
+//   listener T:L ─▶ F:n  (TUN) ──▶ rewrite to D:dp → S:sp ──▶ TUN ──▶ app
+//
+// F is the fake peer on the TUN's own subnet, n the session's NAT port (NatPorts), T:L the kernel
+// listener on the TUN address. Connect-before-accept keeps connects truthful: the app's handshake
+// completes only once the destination accepted. Rewrites patch checksums incrementally (app/wire/nat).
+// Counters are the IP bytes/packets seen on the app side of the NAT, both ways.
+import net from 'node:net';
+import { Session, SessionState } from '../flow/session.js';
+import { NatPorts } from '../flow/nat-ports.js';
+import { bytesEqual, IPPROTO_TCP, PacketInfo, ParseStatus, TCP_ACK_FLAG, TCP_RST, TCP_SYN } from '../wire/ip.js';
+import { rewriteTuple } from '../wire/nat.js';
+import { buildTcpResetFor, buildUnreachableFor, UNREACH_ADMIN, UNREACH_HOST, UNREACH_NET } from '../wire/build.js';
+import type { EngineContext } from './context.js';
+
+/** How long a closed session keeps its mapping, so the last ACKs of the close still pass. */
+const LINGER_MS = 10_000;
+
+class TcpSession extends Session {
+  /** The app's SYN, held while dialling (the read buffer itself: the TUN hands it over). */
+  heldSyn: Buffer | null = null;
+  outbound: net.Socket | null = null;
+  inbound: net.Socket | null = null;
+  connectTimer: NodeJS.Timeout | null = null;
+  closedAt = 0;
+  openSockets = 0;
+}
+
+/** One family's NAT endpoints: T (TUN address), F (fake peer), L (listener port). */
+interface Endpoint {
+  tunAddr: Uint8Array;
+  peerAddr: Uint8Array;
+  server: net.Server;
+  port: number;
+}
+
+export class TcpForwarder {
+  readonly #ctx: EngineContext;
+  readonly #nat = new NatPorts();
+  readonly #held = new PacketInfo();
+  #v4: Endpoint | null = null;
+  #v6: Endpoint | null = null;
+  #pending = 0;
+  #closing = false;
+
+  constructor(ctx: EngineContext) {
+    this.#ctx = ctx;
+  }
+
+  get natPortsInUse(): number { return this.#nat.used; }
+  get pendingConnects(): number { return this.#pending; }
+
+  /** Binds the kernel listeners on the TUN addresses (after the TUN is up). */
+  async listen(tunAddr4: Uint8Array | null, peerAddr4: Uint8Array | null, tunAddr6: Uint8Array | null, peerAddr6: Uint8Array | null, host4: string, host6: string): Promise<void> {
+    if (tunAddr4 && peerAddr4) this.#v4 = await this.#listenOn(host4, tunAddr4, peerAddr4);
+    if (tunAddr6 && peerAddr6) this.#v6 = await this.#listenOn(host6, tunAddr6, peerAddr6);
+  }
+
+  async #listenOn(host: string, tunAddr: Uint8Array, peerAddr: Uint8Array): Promise<Endpoint> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.#onAccept(sock));
+    server.on('error', (err) => this.#ctx.log.error('tcp listener error', { host, error: err.message }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port: 0, backlog: 4096, exclusive: true }, () => { server.off('error', reject); resolve(); });
+    });
+    return { tunAddr, peerAddr, server, port: (server.address() as net.AddressInfo).port };
+  }
+
+  /** A TCP segment read from the TUN (already parsed into `info`). */
+  onPacket(buf: Buffer, info: PacketInfo): void {
+    const ep = info.version === 4 ? this.#v4 : this.#v6;
+    if (ep === null) { this.#ctx.counters.ignored++; return; }
+    if (info.srcPort === ep.port && bytesEqual(buf, info.srcOff, ep.tunAddr, 0, info.addrLen)) {
+      this.#fromListener(buf, info, ep);
+      return;
+    }
+    const s = this.#ctx.flows.lookup(IPPROTO_TCP, buf, info.srcOff, info.srcPort, info.dstOff, info.dstPort, info.addrLen) as TcpSession | null;
+    const flags = info.tcpFlags;
+    const isSyn = (flags & (TCP_SYN | TCP_ACK_FLAG)) === TCP_SYN;
+    if (s === null) {
+      if (isSyn) this.#open(buf, info, ep);
+      else this.#reset(buf, info);
+      return;
+    }
+    if (s.state === SessionState.CONNECTING) return; // a SYN retransmit while we dial
+    if (s.state === SessionState.CLOSED && isSyn) {
+      // The app reuses the tuple of a finished flow: start over.
+      this.#finish(s);
+      this.#open(buf, info, ep);
+      return;
+    }
+    s.lastSeen = this.#ctx.now;
+    s.packetsOut++;
+    s.bytesOut += info.length;
+    rewriteTuple(buf, info, ep.peerAddr, s.natPort, ep.tunAddr, ep.port);
+    this.#ctx.write(buf);
+  }
+
+  #fromListener(buf: Buffer, info: PacketInfo, ep: Endpoint): void {
+    const s = this.#nat.get(info.dstPort) as TcpSession | null;
+    if (s === null || s.src.length !== info.addrLen || !bytesEqual(buf, info.dstOff, ep.peerAddr, 0, info.addrLen)) {
+      this.#ctx.counters.unknownFlow++;
+      return;
+    }
+    s.lastSeen = this.#ctx.now;
+    s.packetsIn++;
+    s.bytesIn += info.length;
+    rewriteTuple(buf, info, s.dst, s.dstPort, s.src, s.srcPort);
+    this.#ctx.write(buf);
+  }
+
+  #reset(buf: Buffer, info: PacketInfo): void {
+    this.#ctx.counters.unknownFlow++;
+    const rst = buildTcpResetFor(buf, info);
+    if (rst !== null) this.#ctx.write(rst);
+  }
+
+  #open(buf: Buffer, info: PacketInfo, ep: Endpoint): void {
+    const ctx = this.#ctx;
+    if (this.#closing || this.#pending >= ctx.limits.maxPendingConnects || !ctx.admit('tcp')) {
+      if (this.#pending >= ctx.limits.maxPendingConnects) ctx.counters.refusedByLimit++;
+      this.#reset(buf, info);
+      return;
+    }
+    const src = buf.slice(info.srcOff, info.srcOff + info.addrLen);
+    const dst = buf.slice(info.dstOff, info.dstOff + info.addrLen);
+    const s = new TcpSession(IPPROTO_TCP, new Uint8Array(src), info.srcPort, new Uint8Array(dst), info.dstPort, ctx.now);
+    s.natPort = this.#nat.allocate(s, ctx.now);
+    if (s.natPort === 0) {
+      ctx.counters.refusedByLimit++;
+      ctx.log.warn('tcp: no free NAT port; refusing new connections until one frees');
+      this.#reset(buf, info);
+      return;
+    }
+    s.packetsOut++;
+    s.bytesOut += info.length;
+    s.heldSyn = buf;
+    ctx.flows.add(s);
+    ctx.opened(s);
+    this.#pending++;
+    const family = s.family;
+    const sock = ctx.direct.dialTcp(s.dstText, s.dstPort, family);
+    if (sock === null) { this.#dialFailed(s, ep, 'ENETUNREACH'); return; }
+    s.outbound = sock;
+    s.openSockets++;
+    s.connectTimer = setTimeout(() => { sock.destroy(); this.#dialFailed(s, ep, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
+    const onError = (err: NodeJS.ErrnoException) => this.#dialFailed(s, ep, err.code ?? 'EIO');
+    sock.once('error', onError);
+    sock.once('close', () => this.#socketClosed(s));
+    sock.once('connect', () => {
+      sock.off('error', onError);
+      this.#connected(s, ep);
+    });
+  }
+
+  #dialFailed(s: TcpSession, ep: Endpoint, code: string): void {
+    if (s.state !== SessionState.CONNECTING) return;
+    this.#pending--;
+    if (s.connectTimer) { clearTimeout(s.connectTimer); s.connectTimer = null; }
+    const syn = s.heldSyn;
+    s.heldSyn = null;
+    s.outbound?.destroy();
+    let reason: 'refused' | 'unreachable' | 'timeout' | 'error' = 'error';
+    if (syn !== null && this.#held.parse(syn, syn.length) === ParseStatus.OK) {
+      switch (code) {
+        case 'ECONNREFUSED':
+          reason = 'refused';
+          this.#writeOrNull(buildTcpResetFor(syn, this.#held));
+          break;
+        case 'EHOSTUNREACH': case 'EHOSTDOWN':
+          reason = 'unreachable';
+          this.#ctx.write(buildUnreachableFor(syn, this.#held, UNREACH_HOST));
+          break;
+        case 'ENETUNREACH': case 'ENETDOWN': case 'EADDRNOTAVAIL':
+          reason = 'unreachable';
+          this.#ctx.write(buildUnreachableFor(syn, this.#held, UNREACH_NET));
+          break;
+        case 'EACCES': case 'EPERM':
+          reason = 'unreachable';
+          this.#ctx.write(buildUnreachableFor(syn, this.#held, UNREACH_ADMIN));
+          break;
+        case 'ETIMEDOUT':
+          // Silence: the app's own SYN retries run out, as they would without us.
+          reason = 'timeout';
+          break;
+        default:
+          this.#writeOrNull(buildTcpResetFor(syn, this.#held));
+      }
+    }
+    void ep;
+    s.state = SessionState.CLOSED;
+    s.closedAt = this.#ctx.now;
+    s.closeReason = reason;
+    this.#ctx.closed(s, reason);
+    // A refused or unreachable flow needs no linger: the app got its answer.
+    this.#finish(s);
+  }
+
+  #writeOrNull(pkt: Buffer | null): void {
+    if (pkt !== null) this.#ctx.write(pkt);
+  }
+
+  #connected(s: TcpSession, ep: Endpoint): void {
+    if (s.state !== SessionState.CONNECTING) return;
+    this.#pending--;
+    if (s.connectTimer) { clearTimeout(s.connectTimer); s.connectTimer = null; }
+    s.state = SessionState.ESTABLISHED;
+    // Until the listener accepts, an outbound error only marks the session; the accepted side is
+    // then reset in #onAccept (the relay installs the real handlers).
+    s.outbound!.on('error', (err: NodeJS.ErrnoException) => {
+      if (s.inbound === null) s.closeReason = err.code === 'ECONNRESET' ? 'reset' : 'error';
+    });
+    const syn = s.heldSyn!;
+    s.heldSyn = null;
+    if (this.#held.parse(syn, syn.length) !== ParseStatus.OK) { s.outbound?.destroy(); return; }
+    // From now on the app's packets are rewritten to the listener; its SYN goes first.
+    rewriteTuple(syn, this.#held, ep.peerAddr, s.natPort, ep.tunAddr, ep.port);
+    this.#ctx.write(syn);
+  }
+
+  #onAccept(sock: net.Socket): void {
+    const s = this.#nat.get(sock.remotePort ?? 0) as TcpSession | null;
+    if (s === null || s.inbound !== null || s.outbound === null || s.state !== SessionState.ESTABLISHED || s.outbound.destroyed) {
+      // The destination went away before the app's handshake finished: the app sees a reset.
+      sock.on('error', () => {});
+      sock.resetAndDestroy();
+      return;
+    }
+    s.inbound = sock;
+    s.openSockets++;
+    sock.once('close', () => this.#socketClosed(s));
+    relay(sock, s.outbound, s);
+    relay(s.outbound, sock, s);
+  }
+
+  #socketClosed(s: TcpSession): void {
+    if (--s.openSockets > 0) return;
+    if (s.state === SessionState.CONNECTING) return; // #dialFailed handles it
+    if (s.state !== SessionState.CLOSED) {
+      s.state = SessionState.CLOSED;
+      s.closedAt = this.#ctx.now;
+      this.#ctx.closed(s, s.closeReason === 'reset' ? 'reset' : 'closed');
+    }
+  }
+
+  /** Forgets a closed session: out of the flow table, NAT port back to the pool. */
+  #finish(s: TcpSession): void {
+    this.#ctx.flows.remove(s);
+    this.#nat.release(s.natPort, s, this.#ctx.now);
+  }
+
+  /** Periodic housekeeping for one of our sessions: a closed one past its linger is dropped. */
+  expire(x: Session, now: number): void {
+    const s = x as TcpSession;
+    if (s.state === SessionState.CLOSED && now - s.closedAt > LINGER_MS) this.#finish(s);
+  }
+
+  /** Closes listeners and every relayed connection. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const x of [...this.#ctx.flows.values()]) {
+      if (x.proto !== IPPROTO_TCP) continue;
+      const s = x as TcpSession;
+      if (s.connectTimer) clearTimeout(s.connectTimer);
+      s.outbound?.destroy();
+      s.inbound?.destroy();
+    }
+    for (const ep of [this.#v4, this.#v6]) if (ep) await new Promise<void>((r) => ep.server.close(() => r()));
+  }
+}
+
+/**
+ * Copies `from` → `to` with backpressure; carries a half-close (FIN) as end() and a reset as a reset.
+ * Errors other than a reset close both sides.
+ */
+function relay(from: net.Socket, to: net.Socket, s: TcpSession): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => {
+    if (s.state === SessionState.ESTABLISHED) s.state = SessionState.HALF_CLOSED;
+    to.end();
+  });
+  from.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      s.closeReason = 'reset';
+      if (!to.destroyed) to.resetAndDestroy();
+    } else {
+      s.closeReason = 'error';
+      to.destroy();
+    }
+  });
+}

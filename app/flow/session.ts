@@ -1,0 +1,58 @@
+// A session is one flow through the engine: its 5-tuple as the app sees it, its state and its
+// counters. Allocated once per flow; the packet path only bumps numbers on it.
+import { formatAddress } from '../net/cidr.js';
+
+export const enum SessionState {
+  /** TCP: the app's SYN is held while the destination is dialled. */
+  CONNECTING = 0,
+  /** Data flows. */
+  ESTABLISHED = 1,
+  /** TCP: one side has finished sending (FIN seen). */
+  HALF_CLOSED = 2,
+  /** Closed; kept briefly so late packets still find their mapping. */
+  CLOSED = 3,
+}
+
+export const SESSION_STATE_NAMES = ['connecting', 'established', 'half-closed', 'closed'] as const;
+export type SessionStateName = (typeof SESSION_STATE_NAMES)[number];
+
+let nextId = 1;
+
+export class Session {
+  readonly id = nextId++;
+  state: SessionState = SessionState.CONNECTING;
+  readonly startedAt: number;
+  lastSeen: number;
+  /** Bytes and packets from the app towards the destination (IP bytes for UDP/ICMP, payload for TCP relay). */
+  bytesOut = 0;
+  packetsOut = 0;
+  bytesIn = 0;
+  packetsIn = 0;
+  /** Why the session ended (e.g. 'refused', 'reset', 'idle'), for logs and the UI. */
+  closeReason = '';
+  /** Flow-table chaining (same hash bucket). */
+  next: Session | null = null;
+  hash = 0;
+  /** TCP: the NAT port the app's flow is rewritten to; 0 if none. */
+  natPort = 0;
+  #dstText: string | undefined;
+
+  constructor(
+    readonly proto: number,
+    /** Source (the app's side) and destination address bytes: 4 or 16 each; owned copies. */
+    readonly src: Uint8Array,
+    readonly srcPort: number,
+    readonly dst: Uint8Array,
+    readonly dstPort: number,
+    now: number,
+  ) {
+    this.startedAt = now;
+    this.lastSeen = now;
+  }
+
+  get family(): 4 | 6 { return this.src.length === 16 ? 6 : 4; }
+
+  /** Destination address as text, formatted once and cached (outbound sockets need a string). */
+  get dstText(): string { return (this.#dstText ??= formatAddress(this.dst)); }
+  get srcText(): string { return formatAddress(this.src); }
+}

@@ -1,0 +1,36 @@
+// OS interface: a layer-3 TUN device (Linux /dev/net/tun, macOS utun, Windows Wintun).
+// One implementation per OS lives in native/tun/; tests use FakeTun (test/support/fake-tun.ts).
+// Invariants every implementation keeps:
+//  - one read delivers exactly one IP packet (no packet-information header);
+//  - one write() sends exactly one IP packet — two packets are never merged into one OS write
+//    (Linux delivers only the first of a coalesced writev);
+//  - the packet buffer handed to onPacket belongs to the receiver: it may be rewritten in place and
+//    passed back to write() without copying; the device never reuses it.
+
+export interface TunOptions {
+  /** Interface name to request (Linux: IFNAMSIZ-1 = 15 bytes at most). */
+  name: string;
+  mtu: number;
+  /** Addresses with prefix length, e.g. "198.18.0.1/30", "fd00:5359::1/126". */
+  addresses: string[];
+}
+
+export interface TunDevice {
+  /** The name the OS gave the device (may differ from the requested one on macOS). */
+  readonly name: string;
+  readonly mtu: number;
+  /** Starts the read loop; onPacket is called once per packet. Call once. */
+  start(onPacket: (packet: Buffer) => void): void;
+  /**
+   * Queues one IP packet for the OS. Never throws; returns false when the packet was dropped
+   * (device closed or the write queue is over its limit), as a NIC drops on a full ring.
+   */
+  write(packet: Buffer): boolean;
+  /** Stops reading, closes the device; the OS removes it (Linux, non-persistent). Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface TunFactory {
+  /** Creates the device, assigns addresses and MTU and sets it up. */
+  open(options: TunOptions): Promise<TunDevice>;
+}

@@ -1,0 +1,33 @@
+// The direct outbound: sockets that leave through the egress interface and never re-enter the TUN.
+// Loop avoidance is by source address: every socket is bound to the egress interface's address, and
+// the routing layer's `from <egress address> lookup main` rule sends it around the TUN table
+// (see app/os/routing.ts). A family without an egress address cannot be dialled: the caller answers
+// the app with "network unreachable", never a silent success.
+import net from 'node:net';
+import dgram from 'node:dgram';
+import type { EgressInfo } from '../os/routing.js';
+
+export class DirectOutbound {
+  constructor(readonly egress: EgressInfo) {}
+
+  /** True when direct traffic of this family has a way out. */
+  canReach(family: 4 | 6): boolean {
+    return (family === 4 ? this.egress.address4 : this.egress.address6) !== undefined;
+  }
+
+  /** Starts a TCP connection to host:port; null when the family has no egress address. */
+  dialTcp(host: string, port: number, family: 4 | 6): net.Socket | null {
+    const localAddress = family === 4 ? this.egress.address4 : this.egress.address6;
+    if (localAddress === undefined) return null;
+    return net.connect({ host, port, family, localAddress, allowHalfOpen: true, noDelay: true });
+  }
+
+  /** A UDP socket bound to the egress address of `family` on an ephemeral port; null as above. */
+  udpSocket(family: 4 | 6): dgram.Socket | null {
+    const address = family === 4 ? this.egress.address4 : this.egress.address6;
+    if (address === undefined) return null;
+    const sock = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6' });
+    sock.bind({ address, port: 0 });
+    return sock;
+  }
+}

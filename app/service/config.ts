@@ -1,0 +1,302 @@
+// The service's config file: YAML text -> a validated, fully defaulted Config, or a ConfigError that
+// lists every problem, one line each, as `key.path[i]: <bad value> <what is wrong>`.
+// Validation happens here, before anything on the OS is touched; unknown keys are errors.
+import { readFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { formatAddress, parseCidr } from '../net/cidr.js';
+
+/** The validated service configuration (every field present; defaults filled in). */
+export interface Config {
+  tun: { name: string; mtu: number; address4: string; address6: string };
+  route: { include: string[]; exclude: string[]; table: number; rulePriority: number; fwmark: number };
+  egress: { interface: string };
+  stateDir: string;
+  limits: { maxSessions: number; maxPendingConnects: number; maxUdpSessions: number; maxMemoryMiB: number };
+  timeouts: { tcpConnectMs: number; udpIdleMs: number; dnsIdleMs: number; icmpIdleMs: number };
+  log: { level: 'debug' | 'info' | 'warn' | 'error' };
+}
+
+/** A config that cannot be used; `issues` holds one human-readable line per problem. */
+export class ConfigError extends Error {
+  readonly issues: string[];
+  constructor(source: string, issues: string[]) {
+    super(`invalid config ${source}:\n${issues.map((i) => `  ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+const DEFAULTS: Config = {
+  tun: { name: 'sy0', mtu: 1500, address4: '198.18.0.1/30', address6: 'fd00:5359::1/126' },
+  route: { include: ['0.0.0.0/0', '::/0'], exclude: [], table: 5359, rulePriority: 9000, fwmark: 0x5359 },
+  egress: { interface: 'auto' },
+  stateDir: '/var/lib/switchyard',
+  limits: { maxSessions: 65536, maxPendingConnects: 4096, maxUdpSessions: 16384, maxMemoryMiB: 1024 },
+  timeouts: { tcpConnectMs: 10_000, udpIdleMs: 60_000, dnsIdleMs: 10_000, icmpIdleMs: 30_000 },
+  log: { level: 'info' },
+};
+
+// IPv6 needs a link MTU of at least 1280 (RFC 8200 section 5). With IFF_VNET_HDR a read carries a
+// 10- or 12-byte virtio header in front of the packet and Node stream reads stop at 64 KiB, so
+// MTU + header must stay <= 65536 (ARCHITECTURE.md, measured).
+export const MTU_MIN = 1280;
+export const MTU_MAX = 65521;
+
+// Linux IFNAMSIZ is 16 including the NUL. Only characters that are safe in every tool and shell.
+const IFNAME_MAX_BYTES = 15;
+const IFNAME_CHARS = /^[A-Za-z0-9_.-]+$/;
+
+// Routing table ids 253 (default), 254 (main) and 255 (local) belong to the kernel; 0 is "unspec".
+const TABLE_MIN = 1;
+const TABLE_MAX = 0xfffffff0;
+const RESERVED_TABLES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
+// The service uses rule priorities PRIO..PRIO+2; 0 is the local rule, 32766/32767 main/default.
+const RULE_PRIORITY_MAX = 32765 - 2;
+
+/** JSON-ish rendering of a bad value for an error line ("abc" quoted, numbers bare). */
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'number') return String(value); // Infinity and NaN too, unlike JSON
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
+  if (Array.isArray(value)) return 'a list';
+  return 'a mapping';
+}
+
+type Ctx = z.RefinementCtx;
+
+function fail(ctx: Ctx, message: string): void {
+  ctx.addIssue({ code: 'custom', message });
+}
+
+function int(min: number, max: number) {
+  return z.number().superRefine((v, ctx) => {
+    if (!Number.isInteger(v)) fail(ctx, `${show(v)} is not an integer`);
+    else if (v < min || v > max) fail(ctx, `${v} is out of range ${min}..${max}`);
+  });
+}
+
+function interfaceName(allowAuto: boolean) {
+  return z.string().superRefine((v, ctx) => {
+    if (allowAuto && v === 'auto') return;
+    const bytes = Buffer.byteLength(v);
+    if (bytes === 0) fail(ctx, `${show(v)} is empty`);
+    else if (bytes > IFNAME_MAX_BYTES) fail(ctx, `${show(v)} is ${bytes} bytes long (an interface name has at most ${IFNAME_MAX_BYTES})`);
+    else if (!IFNAME_CHARS.test(v) || v === '.' || v === '..') fail(ctx, `${show(v)} is not a valid interface name (use letters, digits, "_", "-", ".")`);
+  });
+}
+
+const cidr = z.string().superRefine((text, ctx) => {
+  const r = parseCidr(text);
+  if (typeof r === 'string') fail(ctx, `${show(text)} ${r}`);
+});
+
+const cidrList = z.array(cidr).superRefine((list, ctx) => {
+  const seen = new Map<string, number>();
+  list.forEach((text, i) => {
+    const r = parseCidr(text);
+    if (typeof r === 'string') return;
+    const canonical = `${formatAddress(r.bytes)}/${r.prefix}`;
+    const first = seen.get(canonical);
+    if (first !== undefined) ctx.addIssue({ code: 'custom', message: `${show(text)} repeats item [${first}]`, path: [i] });
+    else seen.set(canonical, i);
+  });
+});
+
+function interfaceAddress(family: 4 | 6, maxPrefix: number) {
+  return z.string().superRefine((text, ctx) => {
+    const r = parseCidr(text, { allowHostBits: true });
+    if (typeof r === 'string') return fail(ctx, `${show(text)} ${r}`);
+    if (r.family !== family) return fail(ctx, `${show(text)} is not an IPv${family} address with a prefix length`);
+    if (r.prefix > maxPrefix) return fail(ctx, `${show(text)} has prefix length ${r.prefix}; at most /${maxPrefix} leaves room for a peer address`);
+    const hostBits = r.bytes.length * 8 - r.prefix;
+    let allZero = true, allOne = true;
+    for (let bit = r.prefix; bit < r.bytes.length * 8; bit++) {
+      const set = (r.bytes[bit >> 3]! & (0x80 >> (bit & 7))) !== 0;
+      if (set) allZero = false; else allOne = false;
+    }
+    if (hostBits > 0 && allZero) fail(ctx, `${show(text)} is the network address of its subnet, not a host address`);
+    else if (family === 4 && hostBits > 1 && allOne) fail(ctx, `${show(text)} is the broadcast address of its subnet, not a host address`);
+  });
+}
+
+// `.prefault({})` runs a missing section through the schema, so partial sections get defaults too.
+const schema = z.strictObject({
+  tun: z.strictObject({
+    name: interfaceName(false).default(DEFAULTS.tun.name),
+    mtu: int(MTU_MIN, MTU_MAX).default(DEFAULTS.tun.mtu),
+    address4: interfaceAddress(4, 30).default(DEFAULTS.tun.address4),
+    address6: interfaceAddress(6, 126).default(DEFAULTS.tun.address6),
+  }).prefault({}),
+  route: z.strictObject({
+    include: cidrList.default(DEFAULTS.route.include),
+    exclude: cidrList.default(DEFAULTS.route.exclude),
+    table: z.number().superRefine((v, ctx) => {
+      if (!Number.isInteger(v)) fail(ctx, `${show(v)} is not an integer`);
+      else if (v < TABLE_MIN || v > TABLE_MAX) fail(ctx, `${v} is out of range ${TABLE_MIN}..${TABLE_MAX}`);
+      else if (RESERVED_TABLES[v]) fail(ctx, `${v} is reserved for the kernel's "${RESERVED_TABLES[v]}" table`);
+    }).default(DEFAULTS.route.table),
+    rulePriority: int(1, RULE_PRIORITY_MAX).default(DEFAULTS.route.rulePriority),
+    fwmark: int(1, 0xffffffff).default(DEFAULTS.route.fwmark),
+  }).prefault({}),
+  egress: z.strictObject({
+    interface: interfaceName(true).default(DEFAULTS.egress.interface),
+  }).prefault({}),
+  stateDir: z.string().superRefine((v, ctx) => {
+    if (v.includes('\0')) fail(ctx, `${show(v)} contains a NUL character`);
+    else if (!isAbsolute(v)) fail(ctx, `${show(v)} is not an absolute path`);
+  }).default(DEFAULTS.stateDir),
+  limits: z.strictObject({
+    maxSessions: int(1, 4_194_304).default(DEFAULTS.limits.maxSessions),
+    maxPendingConnects: int(1, 1_048_576).default(DEFAULTS.limits.maxPendingConnects),
+    maxUdpSessions: int(1, 4_194_304).default(DEFAULTS.limits.maxUdpSessions),
+    maxMemoryMiB: int(64, 1_048_576).default(DEFAULTS.limits.maxMemoryMiB),
+  }).prefault({}),
+  timeouts: z.strictObject({
+    tcpConnectMs: int(100, 300_000).default(DEFAULTS.timeouts.tcpConnectMs),
+    udpIdleMs: int(1000, 86_400_000).default(DEFAULTS.timeouts.udpIdleMs),
+    dnsIdleMs: int(1000, 3_600_000).default(DEFAULTS.timeouts.dnsIdleMs),
+    icmpIdleMs: int(1000, 3_600_000).default(DEFAULTS.timeouts.icmpIdleMs),
+  }).prefault({}),
+  log: z.strictObject({
+    level: z.enum(['debug', 'info', 'warn', 'error']).default(DEFAULTS.log.level),
+  }).prefault({}),
+});
+
+/** "route.include[1]" from ['route', 'include', 1]. */
+function keyPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out || '(top level)';
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+  return v;
+}
+
+/** Edit distance where swapping two neighbouring letters counts as one edit ("nmae" -> "name"). */
+function editDistance(a: string, b: string): number {
+  a = a.toLowerCase(); b = b.toLowerCase();
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+const TYPE_NAMES: Record<string, string> = { number: 'a number', string: 'a string', array: 'a list', object: 'a mapping', boolean: 'true or false' };
+
+function describe(issue: z.core.$ZodIssue, input: unknown): string[] {
+  const path = issue.path;
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const known = Object.keys((valueAt(DEFAULTS, path.filter((p) => typeof p === 'string')) ?? {}) as object);
+      return issue.keys.map((key) => {
+        const near = known.map((k) => ({ k, d: editDistance(key, k) }))
+          .filter(({ k, d }) => d <= Math.max(1, Math.floor(k.length / 3)))
+          .sort((a, b) => a.d - b.d);
+        const hint = near.length ? `did you mean "${near[0]!.k}"?` : `expected one of: ${known.join(', ')}`;
+        return `${keyPath([...path, key])}: unknown key "${key}" (${hint})`;
+      });
+    }
+    case 'invalid_type': {
+      const value = valueAt(input, path);
+      const want = TYPE_NAMES[issue.expected] ?? issue.expected;
+      if (value === undefined) return [`${keyPath(path)}: is required (${want})`];
+      return [`${keyPath(path)}: ${show(value)} is not ${want}`];
+    }
+    case 'invalid_value': {
+      const value = valueAt(input, path);
+      return [`${keyPath(path)}: ${show(value)} is not one of ${issue.values.map(String).join(', ')}`];
+    }
+    default: {
+      const value = valueAt(input, path);
+      // Our own checks already name the value; zod's built-in ones do not.
+      return [issue.code === 'custom' ? `${keyPath(path)}: ${issue.message}` : `${keyPath(path)}: ${show(value)} ${issue.message}`];
+    }
+  }
+}
+
+/** Parses and validates config text; throws ConfigError listing every problem. */
+export function parseConfig(text: string, source = 'config'): Config {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, version: '1.2' });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(source, doc.errors.map((e) => {
+      const at = e.linePos?.[0];
+      const first = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      return at ? `line ${at.line}, column ${at.col}: ${first}` : first;
+    }));
+  }
+  const input: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (input === null || input === undefined) {
+    throw new ConfigError(source, ['(top level): the file is empty (start from `switchyard config example`)']);
+  }
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError(source, [`(top level): ${show(input)} is not a mapping of settings`]);
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ConfigError(source, result.error.issues.flatMap((i) => describe(i, input)));
+  const config: Config = result.data;
+  return config;
+}
+
+/** Reads and parses a config file; an unreadable file is a ConfigError too. */
+export async function loadConfig(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    throw new ConfigError(path, [`${JSON.stringify(path)}: cannot read the config file (${why})`]);
+  }
+  return parseConfig(text, path);
+}
+
+/** A commented example config with every setting at its default; parses to the defaults. */
+export const DEFAULT_CONFIG_TEXT = `# Switchyard service configuration (YAML). Every key is optional; the values shown are the defaults.
+# Check a file with: switchyard config check --config FILE
+
+tun:
+  name: sy0                    # interface name, at most 15 bytes
+  mtu: 1500                    # ${MTU_MIN}..${MTU_MAX}; larger MTUs move more bytes per packet
+  address4: 198.18.0.1/30      # the TUN's own IPv4 address (prefix at most /30)
+  address6: fd00:5359::1/126   # the TUN's own IPv6 address (prefix at most /126)
+
+route:
+  include:                     # destinations sent through Switchyard
+    - 0.0.0.0/0
+    - ::/0
+  exclude: []                  # destinations that keep the normal route, e.g. [192.168.0.0/16]
+  table: 5359                  # policy routing table for the TUN routes (not 253, 254, 255)
+  rulePriority: 9000           # first of the three "ip rule" priorities the service uses
+  fwmark: 0x5359               # SO_MARK on the service's own sockets so they bypass the TUN
+
+egress:
+  interface: auto              # where direct traffic leaves: "auto" (the default route) or a name
+
+stateDir: /var/lib/switchyard  # journal of OS changes, so a crashed run can be undone
+
+limits:
+  maxSessions: 65536           # tracked flows of all kinds
+  maxPendingConnects: 4096     # outbound TCP connects in progress
+  maxUdpSessions: 16384
+  maxMemoryMiB: 1024
+
+timeouts:
+  tcpConnectMs: 10000          # give up dialling a destination after this long
+  udpIdleMs: 60000             # forget a UDP flow after this long without packets
+  dnsIdleMs: 10000
+  icmpIdleMs: 30000
+
+log:
+  level: info                  # debug, info, warn or error
+`;

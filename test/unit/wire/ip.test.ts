@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, PacketInfo, ParseStatus } from '../../../app/wire/ip.js';
+import { rewriteTuple } from '../../../app/wire/nat.js';
+import { buildEchoReply, buildTcpResetFor, buildUdpPacket, buildUnreachableFor, UNREACH_HOST } from '../../../app/wire/build.js';
+import { checksumsValid, echoRequest, ip4, ip6, tcpPacket, udpPacket } from '../../support/packets.js';
+
+// An annotated IPv4/TCP SYN as a Linux client sends it (options: MSS 1460, SACK-permitted,
+// timestamps, NOP, window scale 7).
+const SYN_V4 = Buffer.from([
+  0x45, 0x00, 0x00, 0x3c, // version 4, IHL 5, TOS 0, total length 60
+  0xab, 0xcd, 0x40, 0x00, // id 0xabcd, DF, offset 0
+  0x40, 0x06, 0x00, 0x00, // TTL 64, proto TCP, header checksum (filled below)
+  0xc0, 0x00, 0x02, 0x01, // src 192.0.2.1
+  0xc6, 0x33, 0x64, 0x0a, // dst 198.51.100.10
+  0xd4, 0x31, 0x00, 0x50, // sport 54321, dport 80
+  0x11, 0x22, 0x33, 0x44, // seq
+  0x00, 0x00, 0x00, 0x00, // ack
+  0xa0, 0x02, 0xfa, 0xf0, // data offset 10 (40 bytes), SYN, window 64240
+  0x00, 0x00, 0x00, 0x00, // checksum (filled below), urgent 0
+  0x02, 0x04, 0x05, 0xb4, // MSS 1460
+  0x04, 0x02, 0x08, 0x0a, // SACK permitted, timestamps kind/len
+  0x00, 0x01, 0x02, 0x03, // TSval
+  0x00, 0x00, 0x00, 0x00, // TSecr
+  0x01, 0x03, 0x03, 0x07, // NOP, window scale 7
+]);
+
+function fixChecksums(p: Buffer): Buffer {
+  // Recompute with the independent builder's logic: rebuild the IPv4 header checksum and TCP sum.
+  p[10] = p[11] = 0;
+  let s = 0;
+  for (let i = 0; i < 20; i += 2) s += (p[i]! << 8) | p[i + 1]!;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  p.writeUInt16BE(~s & 0xffff, 10);
+  p[36] = p[37] = 0;
+  const tcpLen = p.length - 20;
+  s = 6 + tcpLen;
+  for (let i = 12; i < 20; i += 2) s += (p[i]! << 8) | p[i + 1]!;
+  for (let i = 20; i < p.length; i += 2) s += (p[i]! << 8) | (p[i + 1] ?? 0);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  p.writeUInt16BE(~s & 0xffff, 36);
+  return p;
+}
+
+describe('PacketInfo.parse', () => {
+  const info = new PacketInfo();
+
+  it('decodes an annotated IPv4 TCP SYN with options', () => {
+    const p = fixChecksums(Buffer.from(SYN_V4));
+    expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+    expect(info).toMatchObject({ version: 4, length: 60, l4Off: 20, proto: IPPROTO_TCP, srcOff: 12, dstOff: 16, addrLen: 4,
+      srcPort: 54321, dstPort: 80, tcpHeaderLen: 40, tcpFlags: 0x02, fragment: false });
+    expect(checksumsValid(p)).toBe(true);
+  });
+
+  it('decodes IPv6 UDP, skipping hop-by-hop and destination-options headers', () => {
+    const base = udpPacket(ip6('2001:db8:1::1'), 5353, ip6('2001:db8:2::10'), 53, Buffer.from('hello'));
+    // Insert HBH (8 bytes, next = dstopts) + DSTOPTS (8 bytes, next = UDP) after the fixed header.
+    const ext = Buffer.from([60, 0, 1, 4, 0, 0, 0, 0, IPPROTO_UDP, 0, 1, 4, 0, 0, 0, 0]);
+    const p = Buffer.concat([base.subarray(0, 40), ext, base.subarray(40)]);
+    p[6] = 0; // next header = hop-by-hop
+    p.writeUInt16BE(p.length - 40, 4);
+    expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+    expect(info).toMatchObject({ version: 6, proto: IPPROTO_UDP, l4Off: 56, srcPort: 5353, dstPort: 53, addrLen: 16 });
+    expect(info.udpPayloadLen(p)).toBe(5);
+  });
+
+  it('flags IPv4 and IPv6 fragments and reads their offset and id', () => {
+    const v4 = udpPacket(ip4('192.0.2.1'), 1, ip4('192.0.2.2'), 2, new Uint8Array(16));
+    v4.writeUInt16BE(0x2000 | 0, 6); // MF, offset 0
+    expect(info.parse(v4, v4.length)).toBe(ParseStatus.OK);
+    expect(info.fragment).toBe(true);
+    expect(info.moreFragments).toBe(true);
+    expect(info.fragId).toBe(0x1234);
+
+    const base = udpPacket(ip6('2001:db8::1'), 1, ip6('2001:db8::2'), 2, new Uint8Array(16));
+    const frag = Buffer.from([IPPROTO_UDP, 0, 0x00, 0x11, 0xde, 0xad, 0xbe, 0xef]); // offset 16 bytes (2<<3), M=1
+    const p = Buffer.concat([base.subarray(0, 40), frag, base.subarray(40)]);
+    p[6] = 44; p.writeUInt16BE(p.length - 40, 4);
+    expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+    expect(info).toMatchObject({ fragment: true, fragOffset: 16, moreFragments: true, fragId: 0xdeadbeef, v6FragHeaderOff: 40, v6FragPrevNextOff: 6 });
+  });
+
+  it.each([
+    ['empty', Buffer.alloc(0), ParseStatus.TRUNCATED],
+    ['version 5', Buffer.from([0x50, 0, 0, 20, ...new Array(16).fill(0)]), ParseStatus.BAD_VERSION],
+    ['IHL 4', Buffer.from([0x44, 0, 0, 20, ...new Array(16).fill(0)]), ParseStatus.BAD_HEADER],
+    ['total length beyond the read', (() => { const p = Buffer.from(SYN_V4); p.writeUInt16BE(200, 2); return p; })(), ParseStatus.TRUNCATED],
+    ['TCP data offset 4', (() => { const p = Buffer.from(SYN_V4); p[32] = 0x40; return p; })(), ParseStatus.BAD_HEADER],
+    ['UDP length 4', (() => { const p = udpPacket(ip4('1.2.3.4'), 1, ip4('5.6.7.8'), 2, new Uint8Array(4)); p.writeUInt16BE(4, 24); return p; })(), ParseStatus.BAD_HEADER],
+    ['IPv6 header cut short', Buffer.from([0x60, 0, 0, 0, 0, 0, 17, 64]), ParseStatus.TRUNCATED],
+  ])('rejects %s', (_name, p, status) => {
+    expect(info.parse(p, p.length)).toBe(status);
+  });
+
+  it('rejects every truncation of valid packets without throwing', () => {
+    const packets = [fixChecksums(Buffer.from(SYN_V4)),
+      udpPacket(ip6('2001:db8::1'), 1000, ip6('2001:db8::2'), 53, new Uint8Array(30)),
+      echoRequest(ip4('10.0.0.1'), ip4('10.0.0.2'), 7, 1, new Uint8Array(56))];
+    for (const p of packets) {
+      for (let n = 0; n < p.length; n++) expect(info.parse(p.subarray(0, n), n)).not.toBe(ParseStatus.OK);
+      expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+    }
+  });
+
+  it('never throws on random input (fuzz: 200k packets, random and mutated)', () => {
+    let x = 12345;
+    const r = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const seeds = [fixChecksums(Buffer.from(SYN_V4)), udpPacket(ip6('2001:db8::1'), 1, ip6('2001:db8::2'), 2, new Uint8Array(100))];
+    for (let t = 0; t < 200_000; t++) {
+      let p: Buffer;
+      if (t % 2 === 0) {
+        p = Buffer.alloc(Math.floor(r() * 120));
+        for (let i = 0; i < p.length; i++) p[i] = Math.floor(r() * 256);
+        if (p.length > 0) p[0] = (r() < 0.5 ? 0x40 : 0x60) | (p[0]! & 0x0f);
+      } else {
+        p = Buffer.from(seeds[t % 4 === 1 ? 0 : 1]!);
+        for (let k = 0; k < 3; k++) p[Math.floor(r() * p.length)] = Math.floor(r() * 256);
+        p = p.subarray(0, Math.floor(r() * (p.length + 1)));
+      }
+      const st = info.parse(p, p.length);
+      if (st === ParseStatus.OK) {
+        expect(info.length).toBeLessThanOrEqual(p.length);
+        expect(info.l4Off).toBeLessThanOrEqual(info.length);
+      }
+    }
+  });
+});
+
+describe('rewriteTuple (NAT)', () => {
+  const info = new PacketInfo();
+  it.each([
+    ['IPv4 TCP', () => tcpPacket(ip4('192.0.2.1'), 40000, ip4('198.51.100.10'), 443, { payload: new Uint8Array(333).fill(7), flags: 0x18 }), ip4('198.18.0.2'), ip4('198.18.0.1')],
+    ['IPv6 TCP', () => tcpPacket(ip6('2001:db8:1::1'), 40000, ip6('2001:db8:2::10'), 443, { payload: new Uint8Array(1001).fill(9) }), ip6('fd00:5359::2'), ip6('fd00:5359::1')],
+    ['IPv4 UDP', () => udpPacket(ip4('192.0.2.1'), 5000, ip4('192.0.2.2'), 53, new Uint8Array(77).fill(1)), ip4('198.18.0.2'), ip4('198.18.0.1')],
+  ])('%s: rewritten packet has valid checksums and the new tuple', (_n, make, f, t) => {
+    for (let port = 1; port < 65536; port += 997) {
+      const p = make();
+      expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+      rewriteTuple(p, info, f, port, t, 65535 - port);
+      expect(checksumsValid(p)).toBe(true);
+      expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+      expect([...p.subarray(info.srcOff, info.srcOff + info.addrLen)]).toEqual([...f]);
+      expect([...p.subarray(info.dstOff, info.dstOff + info.addrLen)]).toEqual([...t]);
+      expect([info.srcPort, info.dstPort]).toEqual([port, 65535 - port]);
+    }
+  });
+});
+
+describe('builders', () => {
+  const info = new PacketInfo();
+  it('a UDP reply has valid checksums, v4 and v6', () => {
+    for (const [a, b] of [[ip4('198.51.100.10'), ip4('192.0.2.1')], [ip6('2001:db8:2::10'), ip6('2001:db8:1::1')]] as const) {
+      const p = buildUdpPacket(a, 53, b, 40000, Buffer.from('answer'));
+      expect(checksumsValid(p)).toBe(true);
+      expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+      expect([info.proto, info.srcPort, info.dstPort, info.udpPayloadLen(p)]).toEqual([IPPROTO_UDP, 53, 40000, 6]);
+    }
+  });
+
+  it('answers a SYN with RST+ACK acknowledging seq+1 (RFC 9293 §3.10.7.1), and an ACK with RST at its ack', () => {
+    const syn = tcpPacket(ip4('192.0.2.1'), 40000, ip4('198.51.100.10'), 81, { seq: 0xfffffffe, flags: 0x02 });
+    info.parse(syn, syn.length);
+    const rst = buildTcpResetFor(syn, info)!;
+    expect(checksumsValid(rst)).toBe(true);
+    info.parse(rst, rst.length);
+    expect([info.srcPort, info.dstPort, info.tcpFlags]).toEqual([81, 40000, 0x14]);
+    expect(rst.readUInt32BE(20 + 4)).toBe(0);
+    expect(rst.readUInt32BE(20 + 8)).toBe(0xffffffff);
+    const ack = tcpPacket(ip6('2001:db8::1'), 1, ip6('2001:db8::2'), 2, { flags: 0x10, ack: 123456 });
+    info.parse(ack, ack.length);
+    const rst6 = buildTcpResetFor(ack, info)!;
+    expect(checksumsValid(rst6)).toBe(true);
+    expect(rst6.readUInt32BE(40 + 4)).toBe(123456);
+    expect(rst6[40 + 13]).toBe(0x04);
+    const r = tcpPacket(ip4('1.1.1.1'), 1, ip4('2.2.2.2'), 2, { flags: 0x04 });
+    info.parse(r, r.length);
+    expect(buildTcpResetFor(r, info)).toBeNull();
+  });
+
+  it('an ICMP unreachable quotes the offending packet, from its destination, with valid checksums', () => {
+    for (const syn of [tcpPacket(ip4('192.0.2.1'), 40000, ip4('203.0.113.1'), 80), tcpPacket(ip6('2001:db8::1'), 40000, ip6('2001:db8:9::1'), 80)]) {
+      info.parse(syn, syn.length);
+      const u = buildUnreachableFor(syn, info, UNREACH_HOST);
+      expect(checksumsValid(u)).toBe(true);
+      info.parse(u, u.length);
+      const v6 = syn[0]! >> 4 === 6;
+      expect(info.icmpType).toBe(v6 ? 1 : 3);
+      expect(info.icmpCode).toBe(v6 ? 3 : 1);
+      expect(u.subarray(info.l4Off + 8).equals(syn)).toBe(true);
+    }
+  });
+
+  it('an echo reply mirrors id, sequence and payload', () => {
+    const p = buildEchoReply(ip4('192.0.2.2'), ip4('192.0.2.1'), 0x4242, 7, Buffer.from('ping'));
+    expect(checksumsValid(p)).toBe(true);
+    info.parse(p, p.length);
+    expect([info.proto, info.icmpType, info.srcPort, info.dstPort]).toEqual([IPPROTO_ICMP, 0, 0x4242, 7]);
+    const p6 = buildEchoReply(ip6('2001:db8::2'), ip6('2001:db8::1'), 1, 2, Buffer.from('ping'));
+    expect(checksumsValid(p6)).toBe(true);
+  });
+});
