@@ -50,6 +50,11 @@ export interface EngineContext {
   readonly timeouts: EngineTimeouts;
   /** Coarse clock (ms), updated a few times a second; cheap to read per packet. */
   now: number;
+  /**
+   * True when the destination at pkt[off, off+len) may be dialled: not port 0, not inside the TUN's
+   * own subnets (a flow to the fake peer would loop back into the TUN forever).
+   */
+  dialable(pkt: Uint8Array, off: number, len: number, port: number): boolean;
   /** Writes a packet into the TUN, counting drops. */
   write(packet: Buffer): void;
   /** True when a new session may be created now; logs (rate-limited) when a limit is hit. */

@@ -66,9 +66,13 @@ export class Engine {
   #lastLimitLog = 0;
   #stopped = false;
   #ticks = 0;
+  readonly #tunNet4: Cidr | null;
+  readonly #tunNet6: Cidr | null;
 
   constructor(opts: EngineOptions) {
     this.#opts = opts;
+    this.#tunNet4 = opts.address4 ? cidrOrThrow(opts.address4) : null;
+    this.#tunNet6 = opts.address6 ? cidrOrThrow(opts.address6) : null;
     const self = this;
     const counters = this.counters;
     const tun = opts.tun;
@@ -79,6 +83,7 @@ export class Engine {
         if (tun.write(packet)) counters.packetsWritten++; else counters.tunWriteDrops++;
       },
       admit: (kind) => self.#admit(kind),
+      dialable: (pkt, off, len, port) => port !== 0 && !self.#inTunSubnet(pkt, off, len),
       opened(): void { counters.sessionsOpened++; },
       closed(s: Session, reason: CloseReason): void {
         counters.sessionsClosed++;
@@ -107,7 +112,7 @@ export class Engine {
     counters.packetsRead++;
     counters.bytesRead += buf.length;
     const info = this.#info;
-    const status = info.parse(buf, buf.length);
+    const status = info.parse(buf, 0, buf.length);
     if (status !== ParseStatus.OK) { counters.malformed++; return; }
     // Multicast and broadcast (IPv6 ff00::/8 — MLD, router solicitations; IPv4 224/4 and
     // 255.255.255.255) are never forwarded.
@@ -118,7 +123,7 @@ export class Engine {
       const whole = this.#reassembler.add(buf, info, this.#ctx.now);
       if (whole === 'dropped') { counters.fragmentDrops++; return; }
       if (whole === 'pending') return;
-      if (info.parse(whole, whole.length) !== ParseStatus.OK || info.fragment) { counters.malformed++; return; }
+      if (info.parse(whole, 0, whole.length) !== ParseStatus.OK || info.fragment) { counters.malformed++; return; }
       this.#dispatch(whole, info);
       return;
     }
@@ -133,6 +138,17 @@ export class Engine {
       case IPPROTO_ICMPV6: if (info.version === 6) this.icmp.onPacket(buf, info); else this.counters.ignored++; break;
       default: this.counters.ignored++;
     }
+  }
+
+  /** True for an address inside the TUN's own IPv4/IPv6 subnet. */
+  #inTunSubnet(pkt: Uint8Array, off: number, len: number): boolean {
+    const c = len === 4 ? this.#tunNet4 : this.#tunNet6;
+    if (c === null) return false;
+    for (let i = 0; i < c.prefix; i++) {
+      const bit = 0x80 >>> (i & 7);
+      if ((pkt[off + (i >>> 3)]! & bit) !== (c.bytes[i >>> 3]! & bit)) return false;
+    }
+    return true;
   }
 
   #admit(kind: 'tcp' | 'udp' | 'icmp'): boolean {
@@ -209,13 +225,18 @@ function snapshot(s: Session): SessionSnapshot {
  * to it route out of the TUN and pass reverse-path filtering.
  */
 export function natEndpoints(cidrText: string): { tun: Uint8Array; peer: Uint8Array } {
-  const c = parseCidr(cidrText, { allowHostBits: true });
-  if (typeof c === 'string') throw new Error(`TUN address "${cidrText}" ${c}`);
+  const c = cidrOrThrow(cidrText);
   const tun = c.bytes;
   const up = addToAddress(tun, 1), down = addToAddress(tun, -1);
   const peer = inSubnet(c, up) && !isBroadcast(c, up) ? up : down;
   if (!inSubnet(c, peer) || isNetwork(c, peer)) throw new Error(`TUN subnet ${cidrText} has no room for a peer address (use /30 or /126 or larger)`);
   return { tun, peer };
+}
+
+function cidrOrThrow(text: string): Cidr {
+  const c = parseCidr(text, { allowHostBits: true });
+  if (typeof c === 'string') throw new Error(`TUN address "${text}" ${c}`);
+  return c;
 }
 
 function addToAddress(a: Uint8Array, delta: number): Uint8Array {

@@ -41,16 +41,16 @@ export class Reassembler {
       this.#pending.set(key, p);
     }
     const dataOff = v6 ? info.v6FragHeaderOff + 8 : info.l4Off;
-    const data = pkt.subarray(dataOff, info.length);
+    const data = pkt.subarray(dataOff, info.end);
     const end = info.fragOffset + data.length;
     if (end > MAX_DATAGRAM - (v6 ? IPV6_HEADER_LEN : IPV4_HEADER_LEN) || (info.moreFragments && (data.length & 7) !== 0)) {
       this.#pending.delete(key); this.dropped++; return 'dropped';
     }
     if (info.fragOffset === 0) {
       if (v6) {
-        p.header = Buffer.from(pkt.subarray(0, info.v6FragHeaderOff));
-        p.prevNextOff = info.v6FragPrevNextOff;
-      } else p.header = Buffer.from(pkt.subarray(0, info.l4Off));
+        p.header = Buffer.from(pkt.subarray(info.base, info.v6FragHeaderOff));
+        p.prevNextOff = info.v6FragPrevNextOff - info.base;
+      } else p.header = Buffer.from(pkt.subarray(info.base, info.l4Off));
     }
     if (!info.moreFragments) {
       if (p.total !== -1 && p.total !== end) { this.#pending.delete(key); this.dropped++; return 'dropped'; }

@@ -41,12 +41,12 @@ export class IcmpForwarder {
     s.lastSeen = ctx.now;
     s.packetsOut++;
     s.bytesOut += info.length;
-    s.socket!.send(info.dstPort, buf.subarray(info.l4Off + 8, info.length));
+    s.socket!.send(info.dstPort, buf.subarray(info.l4Off + 8, info.end));
   }
 
   #open(buf: Buffer, info: PacketInfo, id: number): IcmpSession | null {
     const ctx = this.#ctx;
-    if (this.#factory === null || !ctx.admit('icmp')) return null;
+    if (this.#factory === null || !ctx.dialable(buf, info.dstOff, info.addrLen, 1) || !ctx.admit('icmp')) return null;
     const src = new Uint8Array(buf.subarray(info.srcOff, info.srcOff + info.addrLen));
     const dst = new Uint8Array(buf.subarray(info.dstOff, info.dstOff + info.addrLen));
     const s = new IcmpSession(info.proto === IPPROTO_ICMPV6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, src, id, dst, id, ctx.now);

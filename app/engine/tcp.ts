@@ -124,6 +124,11 @@ export class TcpForwarder {
 
   #open(buf: Buffer, info: PacketInfo, ep: Endpoint): void {
     const ctx = this.#ctx;
+    if (!ctx.dialable(buf, info.dstOff, info.addrLen, info.dstPort)) {
+      ctx.counters.ignored++;
+      this.#writeOrNull(buildUnreachableFor(buf, info, UNREACH_NET));
+      return;
+    }
     if (this.#closing || this.#pending >= ctx.limits.maxPendingConnects || !ctx.admit('tcp')) {
       if (this.#pending >= ctx.limits.maxPendingConnects) ctx.counters.refusedByLimit++;
       this.#reset(buf, info);
@@ -168,7 +173,7 @@ export class TcpForwarder {
     s.heldSyn = null;
     s.outbound?.destroy();
     let reason: 'refused' | 'unreachable' | 'timeout' | 'error' = 'error';
-    if (syn !== null && this.#held.parse(syn, syn.length) === ParseStatus.OK) {
+    if (syn !== null && this.#held.parse(syn, 0, syn.length) === ParseStatus.OK) {
       switch (code) {
         case 'ECONNREFUSED':
           reason = 'refused';
@@ -219,7 +224,7 @@ export class TcpForwarder {
     });
     const syn = s.heldSyn!;
     s.heldSyn = null;
-    if (this.#held.parse(syn, syn.length) !== ParseStatus.OK) { s.outbound?.destroy(); return; }
+    if (this.#held.parse(syn, 0, syn.length) !== ParseStatus.OK) { s.outbound?.destroy(); return; }
     // From now on the app's packets are rewritten to the listener; its SYN goes first.
     rewriteTuple(syn, this.#held, ep.peerAddr, s.natPort, ep.tunAddr, ep.port);
     this.#ctx.write(syn);

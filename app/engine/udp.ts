@@ -63,7 +63,7 @@ export class UdpForwarder {
     }
     if (!ctx.admit('udp')) return null;
     const family = info.version === 6 ? 6 : 4;
-    if (!ctx.direct.canReach(family)) {
+    if (!ctx.dialable(buf, info.dstOff, info.addrLen, info.dstPort) || !ctx.direct.canReach(family)) {
       ctx.write(buildUnreachableFor(buf, info, UNREACH_NET));
       return null;
     }

@@ -85,7 +85,7 @@ export function buildTcpResetFor(pkt: Uint8Array, info: PacketInfo): Buffer | nu
   if (flags & TCP_ACK_FLAG) {
     seq = readU32(pkt, o + TCP_ACK);
   } else {
-    const segLen = info.length - o - info.tcpHeaderLen + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0);
+    const segLen = info.end - o - info.tcpHeaderLen + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0);
     ack = (readU32(pkt, o + TCP_SEQ) + segLen) >>> 0;
     outFlags |= TCP_ACK_FLAG;
   }
@@ -118,7 +118,7 @@ export function buildUnreachableFor(pkt: Uint8Array, info: PacketInfo, code: num
   buf[hl] = v6 ? 1 : 3;
   buf[hl + 1] = v6 ? (V6_CODE[code] ?? 0) : code;
   buf.fill(0, hl + 2, hl + 8);
-  buf.set(pkt.subarray(0, quoteLen), hl + 8);
+  buf.set(pkt.subarray(info.base, info.base + quoteLen), hl + 8);
   const c = v6 ? l4Checksum(buf, true, IPPROTO_ICMPV6, hl, l4Len) : checksum(buf, hl, l4Len);
   buf[hl + 2] = c >>> 8; buf[hl + 3] = c & 0xff;
   return buf;

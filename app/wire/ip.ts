@@ -41,6 +41,10 @@ export const PARSE_STATUS_NAMES = ['ok', 'truncated', 'bad-version', 'bad-header
 
 /** Reusable decoder; parse() overwrites every field. */
 export class PacketInfo {
+  /** Offset of the IP header in the buffer (e.g. after a virtio-net header); every offset below is absolute. */
+  base = 0;
+  /** base + length: one past the packet's last byte. */
+  end = 0;
   version = 0;
   /** Bytes of the packet that belong to it (IP total length; trailing padding excluded). */
   length = 0;
@@ -71,10 +75,13 @@ export class PacketInfo {
   icmpType = 0;
   icmpCode = 0;
 
-  /** Decodes `buf[0, len)`. Returns ParseStatus.OK or the reason it is malformed. */
-  parse(buf: Uint8Array, len: number): ParseStatus {
+  /** Decodes the IP packet in `buf[base, end)`. Returns ParseStatus.OK or the reason it is malformed. */
+  parse(buf: Uint8Array, base: number, end: number): ParseStatus {
+    const len = end - base;
+    this.base = base;
     if (len < 1) return ParseStatus.TRUNCATED;
-    const version = buf[0]! >>> 4;
+    const b = base;
+    const version = buf[b]! >>> 4;
     this.version = version;
     this.fragment = false;
     this.v6FragHeaderOff = -1;
@@ -82,48 +89,51 @@ export class PacketInfo {
     this.srcPort = this.dstPort = this.tcpHeaderLen = this.tcpFlags = this.icmpType = this.icmpCode = 0;
     if (version === 4) {
       if (len < IPV4_HEADER_LEN) return ParseStatus.TRUNCATED;
-      const ihl = (buf[0]! & 0x0f) << 2;
+      const ihl = (buf[b]! & 0x0f) << 2;
       if (ihl < IPV4_HEADER_LEN) return ParseStatus.BAD_HEADER;
-      const total = (buf[V4_TOTAL_LEN]! << 8) | buf[V4_TOTAL_LEN + 1]!;
+      const total = (buf[b + V4_TOTAL_LEN]! << 8) | buf[b + V4_TOTAL_LEN + 1]!;
       if (total < ihl) return ParseStatus.BAD_HEADER;
       if (total > len) return ParseStatus.TRUNCATED;
       this.length = total;
-      this.l4Off = ihl;
-      this.proto = buf[V4_PROTO]!;
-      this.srcOff = V4_SRC;
-      this.dstOff = V4_DST;
+      this.end = b + total;
+      this.l4Off = b + ihl;
+      this.proto = buf[b + V4_PROTO]!;
+      this.srcOff = b + V4_SRC;
+      this.dstOff = b + V4_DST;
       this.addrLen = 4;
-      const frag = (buf[V4_FRAG]! << 8) | buf[V4_FRAG + 1]!;
+      const frag = (buf[b + V4_FRAG]! << 8) | buf[b + V4_FRAG + 1]!;
       this.moreFragments = (frag & 0x2000) !== 0;
       this.fragOffset = (frag & 0x1fff) << 3;
       if (this.moreFragments || this.fragOffset !== 0) {
         this.fragment = true;
-        this.fragId = (buf[V4_ID]! << 8) | buf[V4_ID + 1]!;
+        this.fragId = (buf[b + V4_ID]! << 8) | buf[b + V4_ID + 1]!;
         return ParseStatus.OK;
       }
     } else if (version === 6) {
       if (len < IPV6_HEADER_LEN) return ParseStatus.TRUNCATED;
-      const payload = (buf[V6_PAYLOAD_LEN]! << 8) | buf[V6_PAYLOAD_LEN + 1]!;
+      const payload = (buf[b + V6_PAYLOAD_LEN]! << 8) | buf[b + V6_PAYLOAD_LEN + 1]!;
       // Jumbograms (payload length 0 + hop-by-hop option) never cross a TUN with MTU < 64 KiB.
       const total = IPV6_HEADER_LEN + payload;
       if (total > len) return ParseStatus.TRUNCATED;
       this.length = total;
-      this.srcOff = V6_SRC;
-      this.dstOff = V6_DST;
+      const e = b + total;
+      this.end = e;
+      this.srcOff = b + V6_SRC;
+      this.dstOff = b + V6_DST;
       this.addrLen = 16;
-      let next = buf[V6_NEXT]!;
-      let nextOff = V6_NEXT;
-      let off = IPV6_HEADER_LEN;
+      let next = buf[b + V6_NEXT]!;
+      let nextOff = b + V6_NEXT;
+      let off = b + IPV6_HEADER_LEN;
       // Walk the extension headers (RFC 8200 §4); at most 8 to bound the work on hostile input.
       for (let n = 0; n < 8; n++) {
         if (next === IPV6_HOPOPTS || next === IPV6_ROUTING || next === IPV6_DSTOPTS) {
-          if (off + 8 > total) return ParseStatus.TRUNCATED;
+          if (off + 8 > e) return ParseStatus.TRUNCATED;
           nextOff = off;
           next = buf[off]!;
           off += (buf[off + 1]! + 1) << 3;
-          if (off > total) return ParseStatus.TRUNCATED;
+          if (off > e) return ParseStatus.TRUNCATED;
         } else if (next === IPV6_FRAGMENT) {
-          if (off + 8 > total) return ParseStatus.TRUNCATED;
+          if (off + 8 > e) return ParseStatus.TRUNCATED;
           this.v6FragPrevNextOff = nextOff;
           this.v6FragHeaderOff = off;
           const fo = (buf[off + 2]! << 8) | buf[off + 3]!;
@@ -153,7 +163,7 @@ export class PacketInfo {
 
   #parseTransport(buf: Uint8Array): ParseStatus {
     const off = this.l4Off;
-    const avail = this.length - off;
+    const avail = this.end - off;
     switch (this.proto) {
       case IPPROTO_TCP: {
         if (avail < TCP_HEADER_MIN) return ParseStatus.TRUNCATED;

@@ -19,9 +19,10 @@ export function rewriteTuple(buf: Uint8Array, info: PacketInfo, src: Uint8Array,
   const newAddr = sum16(buf, aOff, aLen * 2);
   const newPorts = sport + dport;
   if (info.version === 4) {
-    const c = (buf[V4_CSUM]! << 8) | buf[V4_CSUM + 1]!;
+    const h = info.base + V4_CSUM;
+    const c = (buf[h]! << 8) | buf[h + 1]!;
     const n = adjustChecksum(c, oldAddr, newAddr);
-    buf[V4_CSUM] = n >>> 8; buf[V4_CSUM + 1] = n & 0xff;
+    buf[h] = n >>> 8; buf[h + 1] = n & 0xff;
   }
   const cOff = p + (info.proto === IPPROTO_TCP ? TCP_CSUM : UDP_CSUM);
   const c = (buf[cOff]! << 8) | buf[cOff + 1]!;

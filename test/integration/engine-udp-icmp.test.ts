@@ -7,8 +7,8 @@ import { KIT_PORTS, DNS_NAMES } from '../support/peers.js';
 import { execIn } from '../support/netns.js';
 import { ADDR } from '../support/topology.js';
 
-interface EchoReport { size: number; count: number; echoed: number; mismatched: number; lost: number; resent: number }
-interface ManyReport { n: number; echoed: number; lost: number; wrong: number; ports: number }
+interface EchoReport { size: number; count: number; echoed: number; mismatched: number; lost: number; resent: number; wrongSource: number }
+interface ManyReport { n: number; echoed: number; lost: number; wrong: number; wrongSource: number; ports: number }
 
 for (const mode of ['kernel', 'switchyard'] as const) {
   describe(`UDP, DNS and ping ${mode === 'kernel' ? 'over plain kernel routing (lab baseline, no service)' : 'through the switchyard TUN'}`, () => {
@@ -29,6 +29,7 @@ for (const mode of ['kernel', 'switchyard'] as const) {
       const r = await t.peers.client<EchoReport>(t.topo.client, ['udp-echo', addr, KIT_PORTS.udpEcho, size, 20]);
       expect(r.echoed, t.why(r)).toBe(20);
       expect(r.mismatched, t.why(r)).toBe(0);
+      expect(r.wrongSource, t.why(r)).toBe(0);
     });
 
     it.each([{ family: 'IPv4', addr: ADDR.offlink4 }, { family: 'IPv6', addr: ADDR.offlink6 }])(
@@ -37,6 +38,7 @@ for (const mode of ['kernel', 'switchyard'] as const) {
         expect(r.ports, t.why(r)).toBe(500);
         expect(r.echoed, t.why(r)).toBe(500);
         expect(r.wrong, t.why(r)).toBe(0);
+        expect(r.wrongSource, t.why(r)).toBe(0);
       });
 
     const dnsCases = [

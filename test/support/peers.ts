@@ -54,6 +54,7 @@ export class PeerSet {
   #clientScript: string | undefined;
   #kit: ChildProcess | undefined;
   readonly #logs = new Map<string, { text: string }>();
+  readonly #pids = new Map<string, number>();
 
   private constructor(readonly lab: Lab, readonly ns: string, readonly dir: string) {}
 
@@ -107,9 +108,12 @@ http {
     return { port: 80, big: { path: '/big.bin', ...big }, small };
   }
 
-  /** iperf3 server (v4 + v6). */
-  async iperf3(port = 5201): Promise<number> {
-    const child = this.#spawn(`iperf3:${port}`, 'iperf3', ['-s', '-p', String(port)]);
+  /**
+   * iperf3 server bound to `bind` (its UDP tests answer from the address they are bound to; a wildcard
+   * server answers from the route's preferred source, which a connected UDP client rejects).
+   */
+  async iperf3(bind: string, port = 5201): Promise<number> {
+    const child = this.#spawn(`iperf3:${port}`, 'iperf3', ['-s', '-p', String(port), '-B', bind]);
     await this.#waitListening(`iperf3:${port}`, child, 'tcp', port);
     return port;
   }
@@ -124,11 +128,14 @@ http {
     await this.#waitListening('dnsmasq', child, 'tcp', 53);
   }
 
-  /** Starts the kit's servers (KIT_PORTS) and waits until it reports ready. */
-  async kit(): Promise<void> {
+  /**
+   * Starts the kit's servers (KIT_PORTS) and waits until it reports ready. TCP listens on every
+   * address; the UDP echo on each of `udpAddrs`, so that it answers from the address it was sent to.
+   */
+  async kit(udpAddrs: string[]): Promise<void> {
     const script = join(this.dir, 'server-kit.mjs');
     await writeFile(script, SERVER_KIT);
-    const child = this.#spawn('kit', process.execPath, [script, JSON.stringify({ ...KIT_PORTS, serverFirstBytes: SERVER_FIRST_BYTES })]);
+    const child = this.#spawn('kit', process.execPath, [script, JSON.stringify({ ...KIT_PORTS, serverFirstBytes: SERVER_FIRST_BYTES, udpAddrs })]);
     this.#kit = child;
     let buf = '';
     child.stdout?.on('data', (d: Buffer) => {
@@ -175,17 +182,22 @@ http {
   }
 
   /** Runs one CLIENT_KIT command inside `ns`; resolves with its JSON report (rejects with its output if none). */
-  async client<T = Record<string, unknown>>(ns: string, args: (string | number)[], timeoutMs = 60_000): Promise<T> {
+  async client<T = Record<string, unknown>>(ns: string, args: (string | number)[], timeoutMs = 60_000, opts: { cpus?: string } = {}): Promise<T> {
     if (!this.#clientScript) {
       this.#clientScript = join(this.dir, 'client-kit.mjs');
       await writeFile(this.#clientScript, CLIENT_KIT);
     }
-    const r = await execIn(ns, 'env', [`KIT_DEADLINE_MS=${timeoutMs - 2000}`, process.execPath, this.#clientScript, ...args.map(String)], { allowFail: true, timeoutMs });
+    const cmd = ['env', `KIT_DEADLINE_MS=${timeoutMs - 2000}`, process.execPath, this.#clientScript, ...args.map(String)];
+    if (opts.cpus !== undefined) cmd.unshift('taskset', '-c', opts.cpus);
+    const r = await execIn(ns, cmd[0]!, cmd.slice(1), { allowFail: true, timeoutMs });
     const last = r.stdout.trim().split('\n').pop() ?? '';
     try { return JSON.parse(last) as T; } catch {
       throw new Error(`client-kit ${args.join(' ')} in ${ns} exited ${r.code} without a report: ${r.stdout}${r.stderr}`);
     }
   }
+
+  /** PID of the peer `name` ('kit', 'nginx', 'iperf3:5201', 'dnsmasq'), for pinning or /proc reads. */
+  pid(name: string): number | undefined { return this.#pids.get(name); }
 
   /** Output captured from the peer `name` (stdout + stderr). */
   log(name: string): string { return this.#logs.get(name)?.text ?? ''; }
@@ -197,6 +209,7 @@ http {
     const child = this.lab.spawn(this.ns, cmd, args);
     const log = { text: '' };
     this.#logs.set(name, log);
+    if (child.pid !== undefined) this.#pids.set(name, child.pid);
     const keep = (d: Buffer): void => { log.text = (log.text + d.toString()).slice(-20_000); };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -293,7 +306,10 @@ http.createServer((req, res) => {
   req.on('data', (d) => { h.update(d); n += d.length; });
   req.on('end', () => res.end(hex(h) + ' ' + n + '\n'));
 }).listen({ port: P.upload, host: '::', ipv6Only: false }, listening);
-for (const [type, host] of [['udp4', '0.0.0.0'], ['udp6', '::']]) {
+// One socket per address: a wildcard socket would answer from the route's preferred source address,
+// not from the address the client sent to (Node has no IP_PKTINFO).
+for (const host of P.udpAddrs) {
+  const type = host.includes(':') ? 'udp6' : 'udp4';
   pending++;
   const s = dgram.createSocket({ type, ipv6Only: type === 'udp6', recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 });
   s.on('message', (m, r) => s.send(m, r.port, r.address));
@@ -416,9 +432,9 @@ const commands = {
     size = Number(size); count = Number(count);
     const s = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
     await new Promise((r) => s.bind(0, r));
-    Object.assign(state, { size, count, echoed: 0, mismatched: 0, resent: 0, lost: 0, errors: [] });
+    Object.assign(state, { size, count, echoed: 0, mismatched: 0, resent: 0, lost: 0, wrongSource: 0, errors: [] });
     let waiting = null;
-    s.on('message', (m) => { if (waiting) waiting(m); });
+    s.on('message', (m, r) => { if (r.address !== host || r.port !== Number(port)) { state.wrongSource = (state.wrongSource || 0) + 1; state.lastWrongSource = r.address + ' ' + r.port; return; } if (waiting) waiting(m); });
     s.on('error', (e) => state.errors.push(String(e)));
     for (let i = 0; i < count; i++) {
       const data = crypto.randomBytes(size);
@@ -444,7 +460,7 @@ const commands = {
   // n sockets (n source ports) at once, one datagram each, each echoed (resent up to 3 times).
   async 'udp-many'(host, port, n) {
     n = Number(n);
-    Object.assign(state, { n, echoed: 0, lost: 0, wrong: 0, ports: 0 });
+    Object.assign(state, { n, echoed: 0, lost: 0, wrong: 0, wrongSource: 0, ports: 0 });
     const ports = new Set();
     await Promise.all(Array.from({ length: n }, (_, i) => new Promise((resolve) => {
       const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
@@ -456,7 +472,11 @@ const commands = {
         s.send(data, Number(port), host);
         timer = setTimeout(send, 1000);
       };
-      s.on('message', (m) => { if (Buffer.compare(m, data) === 0) state.echoed++; else state.wrong++; finish(true); });
+      s.on('message', (m, r) => {
+        if (r.address !== host || r.port !== Number(port)) { state.wrongSource++; return; }
+        if (Buffer.compare(m, data) === 0) state.echoed++; else state.wrong++;
+        finish(true);
+      });
       s.on('error', () => { state.lost++; finish(false); });
       s.bind(0, () => { ports.add(s.address().port); send(); });
     })));

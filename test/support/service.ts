@@ -101,6 +101,14 @@ export class ServiceProcess {
     return { ...r, timedOut: false };
   }
 
+  /** Waits for the process to exit by itself (kills -9 after timeoutMs and reports timedOut). */
+  async waitExit(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean }> {
+    const r = await Promise.race([this.#exited, sleep(timeoutMs).then(() => 'timeout' as const)]);
+    if (r !== 'timeout') return { ...r, timedOut: false };
+    await this.kill9();
+    return { ...(await this.#exited), timedOut: true };
+  }
+
   /** kill -9 of the service process, as a crash would; resolves when it is gone. */
   async kill9(): Promise<void> {
     if (this.running) { try { process.kill(this.pid, 'SIGKILL'); } catch { /* gone */ } }
@@ -199,12 +207,17 @@ export async function startTrafficLab(mode: 'kernel' | 'switchyard', opts: { ngi
   try {
     const topo = await standardTopology(lab);
     peers = await PeerSet.create(lab, topo.server);
-    await peers.kit();
+    await peers.kit([topo.addr.server4, topo.addr.server6, topo.addr.offlink4, topo.addr.offlink6]);
     const nginx = opts.nginx ? await peers.nginx() : undefined;
     if (opts.dns) await peers.dnsmasq([topo.addr.server4, topo.addr.server6, topo.addr.offlink4, topo.addr.offlink6]);
     if (mode === 'switchyard') {
       files = await ServiceFiles.create(lab.id);
       svc = await startService(lab, topo.client, files);
+      // The traffic must really go into the TUN, or a passing test would prove nothing about the engine.
+      for (const a of [topo.addr.server4, topo.addr.offlink4, topo.addr.server6, topo.addr.offlink6]) {
+        const r = await execIn(topo.client, 'ip', ['route', 'get', a], { allowFail: true });
+        if (!/ dev sy0 /.test(r.stdout)) throw new Error(`with the service running, ${a} is not routed into sy0: ${r.stdout}${r.stderr}`);
+      }
     }
     const p = peers;
     return {

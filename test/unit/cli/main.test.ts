@@ -44,10 +44,11 @@ function fakeDeps(opts: { privileged?: boolean; startError?: Error; hangStop?: b
       let finish!: () => void;
       const done = new Promise<void>((r) => (finish = r));
       started!();
-      return {
+      const service: Pick<RunningService, 'done' | 'stop'> = {
         done,
         async stop(reason) { calls.push(`stop ${reason}`); if (!opts.hangStop) finish(); },
       };
+      return service as RunningService; // the CLI never touches the engine
     },
     async cleanupService() { calls.push('cleanup'); return []; },
   };

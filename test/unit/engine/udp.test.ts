@@ -34,7 +34,7 @@ describe('engine UDP', () => {
     const reply = await tun.waitForWrite();
     expect(checksumsValid(reply)).toBe(true);
     const info = new PacketInfo();
-    expect(info.parse(reply, reply.length)).toBe(ParseStatus.OK);
+    expect(info.parse(reply, 0, reply.length)).toBe(ParseStatus.OK);
     expect([info.srcPort, info.dstPort]).toEqual([echoPort, 40000]);
     expect([...reply.subarray(info.dstOff, info.dstOff + 4)]).toEqual([...APP]);
     expect(reply.subarray(info.l4Off + 8).toString()).toBe('hello');

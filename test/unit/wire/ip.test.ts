@@ -46,7 +46,7 @@ describe('PacketInfo.parse', () => {
 
   it('decodes an annotated IPv4 TCP SYN with options', () => {
     const p = fixChecksums(Buffer.from(SYN_V4));
-    expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+    expect(info.parse(p, 0, p.length)).toBe(ParseStatus.OK);
     expect(info).toMatchObject({ version: 4, length: 60, l4Off: 20, proto: IPPROTO_TCP, srcOff: 12, dstOff: 16, addrLen: 4,
       srcPort: 54321, dstPort: 80, tcpHeaderLen: 40, tcpFlags: 0x02, fragment: false });
     expect(checksumsValid(p)).toBe(true);
@@ -59,7 +59,7 @@ describe('PacketInfo.parse', () => {
     const p = Buffer.concat([base.subarray(0, 40), ext, base.subarray(40)]);
     p[6] = 0; // next header = hop-by-hop
     p.writeUInt16BE(p.length - 40, 4);
-    expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+    expect(info.parse(p, 0, p.length)).toBe(ParseStatus.OK);
     expect(info).toMatchObject({ version: 6, proto: IPPROTO_UDP, l4Off: 56, srcPort: 5353, dstPort: 53, addrLen: 16 });
     expect(info.udpPayloadLen(p)).toBe(5);
   });
@@ -67,7 +67,7 @@ describe('PacketInfo.parse', () => {
   it('flags IPv4 and IPv6 fragments and reads their offset and id', () => {
     const v4 = udpPacket(ip4('192.0.2.1'), 1, ip4('192.0.2.2'), 2, new Uint8Array(16));
     v4.writeUInt16BE(0x2000 | 0, 6); // MF, offset 0
-    expect(info.parse(v4, v4.length)).toBe(ParseStatus.OK);
+    expect(info.parse(v4, 0, v4.length)).toBe(ParseStatus.OK);
     expect(info.fragment).toBe(true);
     expect(info.moreFragments).toBe(true);
     expect(info.fragId).toBe(0x1234);
@@ -76,7 +76,7 @@ describe('PacketInfo.parse', () => {
     const frag = Buffer.from([IPPROTO_UDP, 0, 0x00, 0x11, 0xde, 0xad, 0xbe, 0xef]); // offset 16 bytes (2<<3), M=1
     const p = Buffer.concat([base.subarray(0, 40), frag, base.subarray(40)]);
     p[6] = 44; p.writeUInt16BE(p.length - 40, 4);
-    expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+    expect(info.parse(p, 0, p.length)).toBe(ParseStatus.OK);
     expect(info).toMatchObject({ fragment: true, fragOffset: 16, moreFragments: true, fragId: 0xdeadbeef, v6FragHeaderOff: 40, v6FragPrevNextOff: 6 });
   });
 
@@ -89,7 +89,7 @@ describe('PacketInfo.parse', () => {
     ['UDP length 4', (() => { const p = udpPacket(ip4('1.2.3.4'), 1, ip4('5.6.7.8'), 2, new Uint8Array(4)); p.writeUInt16BE(4, 24); return p; })(), ParseStatus.BAD_HEADER],
     ['IPv6 header cut short', Buffer.from([0x60, 0, 0, 0, 0, 0, 17, 64]), ParseStatus.TRUNCATED],
   ])('rejects %s', (_name, p, status) => {
-    expect(info.parse(p, p.length)).toBe(status);
+    expect(info.parse(p, 0, p.length)).toBe(status);
   });
 
   it('rejects every truncation of valid packets without throwing', () => {
@@ -97,8 +97,8 @@ describe('PacketInfo.parse', () => {
       udpPacket(ip6('2001:db8::1'), 1000, ip6('2001:db8::2'), 53, new Uint8Array(30)),
       echoRequest(ip4('10.0.0.1'), ip4('10.0.0.2'), 7, 1, new Uint8Array(56))];
     for (const p of packets) {
-      for (let n = 0; n < p.length; n++) expect(info.parse(p.subarray(0, n), n)).not.toBe(ParseStatus.OK);
-      expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+      for (let n = 0; n < p.length; n++) expect(info.parse(p.subarray(0, n), 0, n)).not.toBe(ParseStatus.OK);
+      expect(info.parse(p, 0, p.length)).toBe(ParseStatus.OK);
     }
   });
 
@@ -117,7 +117,7 @@ describe('PacketInfo.parse', () => {
         for (let k = 0; k < 3; k++) p[Math.floor(r() * p.length)] = Math.floor(r() * 256);
         p = p.subarray(0, Math.floor(r() * (p.length + 1)));
       }
-      const st = info.parse(p, p.length);
+      const st = info.parse(p, 0, p.length);
       if (st === ParseStatus.OK) {
         expect(info.length).toBeLessThanOrEqual(p.length);
         expect(info.l4Off).toBeLessThanOrEqual(info.length);
@@ -135,10 +135,10 @@ describe('rewriteTuple (NAT)', () => {
   ])('%s: rewritten packet has valid checksums and the new tuple', (_n, make, f, t) => {
     for (let port = 1; port < 65536; port += 997) {
       const p = make();
-      expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+      expect(info.parse(p, 0, p.length)).toBe(ParseStatus.OK);
       rewriteTuple(p, info, f, port, t, 65535 - port);
       expect(checksumsValid(p)).toBe(true);
-      expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+      expect(info.parse(p, 0, p.length)).toBe(ParseStatus.OK);
       expect([...p.subarray(info.srcOff, info.srcOff + info.addrLen)]).toEqual([...f]);
       expect([...p.subarray(info.dstOff, info.dstOff + info.addrLen)]).toEqual([...t]);
       expect([info.srcPort, info.dstPort]).toEqual([port, 65535 - port]);
@@ -152,37 +152,37 @@ describe('builders', () => {
     for (const [a, b] of [[ip4('198.51.100.10'), ip4('192.0.2.1')], [ip6('2001:db8:2::10'), ip6('2001:db8:1::1')]] as const) {
       const p = buildUdpPacket(a, 53, b, 40000, Buffer.from('answer'));
       expect(checksumsValid(p)).toBe(true);
-      expect(info.parse(p, p.length)).toBe(ParseStatus.OK);
+      expect(info.parse(p, 0, p.length)).toBe(ParseStatus.OK);
       expect([info.proto, info.srcPort, info.dstPort, info.udpPayloadLen(p)]).toEqual([IPPROTO_UDP, 53, 40000, 6]);
     }
   });
 
   it('answers a SYN with RST+ACK acknowledging seq+1 (RFC 9293 §3.10.7.1), and an ACK with RST at its ack', () => {
     const syn = tcpPacket(ip4('192.0.2.1'), 40000, ip4('198.51.100.10'), 81, { seq: 0xfffffffe, flags: 0x02 });
-    info.parse(syn, syn.length);
+    info.parse(syn, 0, syn.length);
     const rst = buildTcpResetFor(syn, info)!;
     expect(checksumsValid(rst)).toBe(true);
-    info.parse(rst, rst.length);
+    info.parse(rst, 0, rst.length);
     expect([info.srcPort, info.dstPort, info.tcpFlags]).toEqual([81, 40000, 0x14]);
     expect(rst.readUInt32BE(20 + 4)).toBe(0);
     expect(rst.readUInt32BE(20 + 8)).toBe(0xffffffff);
     const ack = tcpPacket(ip6('2001:db8::1'), 1, ip6('2001:db8::2'), 2, { flags: 0x10, ack: 123456 });
-    info.parse(ack, ack.length);
+    info.parse(ack, 0, ack.length);
     const rst6 = buildTcpResetFor(ack, info)!;
     expect(checksumsValid(rst6)).toBe(true);
     expect(rst6.readUInt32BE(40 + 4)).toBe(123456);
     expect(rst6[40 + 13]).toBe(0x04);
     const r = tcpPacket(ip4('1.1.1.1'), 1, ip4('2.2.2.2'), 2, { flags: 0x04 });
-    info.parse(r, r.length);
+    info.parse(r, 0, r.length);
     expect(buildTcpResetFor(r, info)).toBeNull();
   });
 
   it('an ICMP unreachable quotes the offending packet, from its destination, with valid checksums', () => {
     for (const syn of [tcpPacket(ip4('192.0.2.1'), 40000, ip4('203.0.113.1'), 80), tcpPacket(ip6('2001:db8::1'), 40000, ip6('2001:db8:9::1'), 80)]) {
-      info.parse(syn, syn.length);
+      info.parse(syn, 0, syn.length);
       const u = buildUnreachableFor(syn, info, UNREACH_HOST);
       expect(checksumsValid(u)).toBe(true);
-      info.parse(u, u.length);
+      info.parse(u, 0, u.length);
       const v6 = syn[0]! >> 4 === 6;
       expect(info.icmpType).toBe(v6 ? 1 : 3);
       expect(info.icmpCode).toBe(v6 ? 3 : 1);
@@ -193,9 +193,30 @@ describe('builders', () => {
   it('an echo reply mirrors id, sequence and payload', () => {
     const p = buildEchoReply(ip4('192.0.2.2'), ip4('192.0.2.1'), 0x4242, 7, Buffer.from('ping'));
     expect(checksumsValid(p)).toBe(true);
-    info.parse(p, p.length);
+    info.parse(p, 0, p.length);
     expect([info.proto, info.icmpType, info.srcPort, info.dstPort]).toEqual([IPPROTO_ICMP, 0, 0x4242, 7]);
     const p6 = buildEchoReply(ip6('2001:db8::2'), ip6('2001:db8::1'), 1, 2, Buffer.from('ping'));
     expect(checksumsValid(p6)).toBe(true);
+  });
+});
+
+describe('PacketInfo with a header before the IP packet (virtio-net header)', () => {
+  it('reports absolute offsets and rewrites/builds relative to base', () => {
+    const info = new PacketInfo();
+    const inner = tcpPacket(ip6('2001:db8::1'), 40000, ip6('2001:db8::2'), 80, { payload: new Uint8Array(100).fill(1) });
+    const buf = Buffer.concat([Buffer.alloc(10, 0xee), inner]);
+    expect(info.parse(buf, 10, buf.length)).toBe(ParseStatus.OK);
+    expect([info.base, info.srcOff, info.dstOff, info.l4Off, info.end]).toEqual([10, 18, 34, 50, 10 + inner.length]);
+    rewriteTuple(buf, info, ip6('fd00::2'), 1234, ip6('fd00::1'), 5678);
+    expect(buf.subarray(0, 10).every((b) => b === 0xee)).toBe(true);
+    expect(checksumsValid(buf.subarray(10))).toBe(true);
+    const v4 = Buffer.concat([Buffer.alloc(12, 0xee), tcpPacket(ip4('192.0.2.1'), 1, ip4('192.0.2.2'), 2, { flags: 0x02 })]);
+    expect(info.parse(v4, 12, v4.length)).toBe(ParseStatus.OK);
+    rewriteTuple(v4, info, ip4('198.18.0.2'), 3, ip4('198.18.0.1'), 4);
+    expect(checksumsValid(v4.subarray(12))).toBe(true);
+    const rst = buildTcpResetFor(v4, info)!;
+    expect(checksumsValid(rst)).toBe(true);
+    const u = buildUnreachableFor(v4, info, UNREACH_HOST);
+    expect(u.subarray(28).equals(v4.subarray(12))).toBe(true);
   });
 });

@@ -1,0 +1,65 @@
+// iperf3 runs for the bench: TCP throughput and the UDP rate search, parsed from iperf3's JSON output.
+import { execIn } from '../support/netns.js';
+
+/** Runs iperf3 as a client in `ns` and returns its parsed JSON report (rejects with its output on error). */
+async function iperf3(ns: string, args: string[], timeoutMs: number): Promise<IperfReport> {
+  const r = await execIn(ns, 'iperf3', ['-J', ...args], { allowFail: true, timeoutMs });
+  let j: IperfReport;
+  try { j = JSON.parse(r.stdout) as IperfReport; } catch { throw new Error(`iperf3 ${args.join(' ')} in ${ns}: exit ${r.code}, no JSON: ${r.stdout.slice(0, 500)}${r.stderr}`); }
+  if (j.error) throw new Error(`iperf3 ${args.join(' ')} in ${ns}: ${j.error}`);
+  return j;
+}
+
+interface IperfReport {
+  error?: string;
+  end: {
+    sum_received?: { bits_per_second: number };
+    sum?: { bits_per_second: number; lost_percent?: number; lost_packets?: number; packets?: number };
+  };
+}
+
+/** TCP goodput in bit/s as measured by the receiver. */
+export async function iperfTcp(ns: string, target: string, o: { seconds: number; streams: number; reverse: boolean }): Promise<number> {
+  const j = await iperf3(ns, ['-c', target, '-t', String(o.seconds), '-P', String(o.streams), ...(o.reverse ? ['-R'] : [])], (o.seconds + 20) * 1000);
+  const bps = j.end.sum_received?.bits_per_second;
+  if (!bps) throw new Error(`iperf3 TCP to ${target}: no receiver figure`);
+  return bps;
+}
+
+export interface UdpResult { offeredBps: number; receivedBps: number; lossPercent: number; steps: number }
+
+async function udpOnce(ns: string, target: string, rateBps: number, seconds: number): Promise<{ receivedBps: number; lossPercent: number }> {
+  const j = await iperf3(ns, ['-c', target, '-u', '-l', '1400', '-b', String(Math.round(rateBps)), '-t', String(seconds)], (seconds + 20) * 1000);
+  const s = j.end.sum;
+  if (!s || s.lost_percent === undefined) throw new Error(`iperf3 UDP to ${target}: no loss figure`);
+  return { receivedBps: s.bits_per_second * (1 - s.lost_percent / 100), lossPercent: s.lost_percent };
+}
+
+/**
+ * The highest offered rate whose loss stays ≤ maxLossPercent: doubles from 100 Mbit/s until a rate
+ * fails (or 32 Gbit/s), then bisects five times between the last good and the first bad rate.
+ */
+export async function iperfUdpSearch(ns: string, target: string, o: { seconds: number; maxLossPercent: number; log?: (m: string) => void }): Promise<UdpResult> {
+  let good: { offeredBps: number; receivedBps: number; lossPercent: number } | undefined;
+  let bad: number | undefined;
+  let steps = 0;
+  const tryRate = async (rate: number): Promise<boolean> => {
+    steps++;
+    const r = await udpOnce(ns, target, rate, o.seconds);
+    const ok = r.lossPercent <= o.maxLossPercent;
+    o.log?.(`offered ${(rate / 1e6).toFixed(0)} Mbit/s → received ${(r.receivedBps / 1e6).toFixed(0)} Mbit/s, loss ${r.lossPercent.toFixed(3)} % ${ok ? 'ok' : 'too lossy'}`);
+    if (ok && (!good || r.receivedBps > good.receivedBps)) good = { offeredBps: rate, ...r };
+    return ok;
+  };
+  for (let rate = 100e6; rate <= 32e9; rate *= 2) {
+    if (!(await tryRate(rate))) { bad = rate; break; }
+  }
+  if (bad !== undefined) {
+    let lo = good?.offeredBps ?? 0, hi = bad;
+    for (let i = 0; i < 5; i++) {
+      const mid = lo === 0 ? hi / 2 : (lo + hi) / 2;
+      if (await tryRate(mid)) lo = mid; else hi = mid;
+    }
+  }
+  return good ? { ...good, steps } : { offeredBps: 0, receivedBps: 0, lossPercent: 100, steps };
+}

@@ -1,0 +1,200 @@
+// `npm run bench`: Switchyard against plain kernel routing, measured in the same run with the same
+// peers, addresses, programs and durations, printed as ratios (issue 2, issue 7).
+//
+//   kernel:     client ──veth──▶ router (ip_forward, kernel) ──veth──▶ server
+//   switchyard: client [app ─▶ TUN ─▶ Switchyard (user space)] ──veth──▶ server
+//
+// Both paths put exactly one forwarding step between the application's stack and the server's, each
+// with one link before it (veth / TUN) and one after (veth). Every process — both traffic ends, the
+// kernel's forwarding and Switchyard — shares this machine's cores.
+//
+// Environment: BENCH_SECONDS (per TCP/UDP measurement, default 4), BENCH_UDP_LOSS (max loss % for the
+// UDP search, default 0.1), BENCH_TUN_MTU (default 1500), BENCH_ONLY=kernel|switchyard, BENCH_JSON=FILE.
+import { readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cpus, release } from 'node:os';
+import { Lab, execIn } from '../support/netns.js';
+import { routedTopology, standardTopology, ADDR } from '../support/topology.js';
+import { PeerSet, KIT_PORTS } from '../support/peers.js';
+import { ServiceFiles, ServiceProcess, startService } from '../support/service.js';
+import { iperfTcp, iperfUdpSearch, type UdpResult } from './iperf.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const UDP_MAX_LOSS = Number(process.env.BENCH_UDP_LOSS ?? 0.1);
+const TUN_MTU = Number(process.env.BENCH_TUN_MTU ?? 1500);
+const ONLY = process.env.BENCH_ONLY;
+const TARGET = ADDR.offlink4;
+
+interface Figures {
+  tcp1Up: number; tcp1Down: number; tcp4Up: number; tcp4Down: number;
+  udp: UdpResult;
+  rrP50us: number; rrP99us: number;
+  cps: number; cpsErrors: number;
+  rssIdleKiB?: number; rssPeakKiB?: number;
+}
+
+const lab = new Lab('sybench');
+const peersList: PeerSet[] = [];
+let svc: ServiceProcess | undefined;
+let files: ServiceFiles | undefined;
+let cleaning: Promise<void> | undefined;
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    if (svc?.running) await svc.stop('SIGTERM', 10_000).catch(() => undefined);
+    await lab.destroy();
+    for (const p of peersList) await p.dispose().catch(() => undefined);
+    await files?.remove().catch(() => undefined);
+  })();
+  return cleaning;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    process.stderr.write(`\n${sig}: stopping the service and removing the bench namespaces…\n`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function log(msg: string): void { process.stderr.write(`[bench] ${msg}\n`); }
+
+async function measure(name: string, client: string, peers: PeerSet, pin: (cpus: string) => Promise<void>): Promise<Figures> {
+  log(`${name}: TCP 1 stream upload`);
+  const tcp1Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: false });
+  log(`${name}: TCP 1 stream download`);
+  const tcp1Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: true });
+  log(`${name}: TCP 4 streams upload`);
+  const tcp4Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: false });
+  log(`${name}: TCP 4 streams download`);
+  const tcp4Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: true });
+  log(`${name}: UDP rate search (≤ ${UDP_MAX_LOSS} % loss)`);
+  const udp = await iperfUdpSearch(client, TARGET, { seconds: Math.min(SECONDS, 2), maxLossPercent: UDP_MAX_LOSS, log: (m) => log(`${name}:   ${m}`) });
+  log(`${name}: TCP request/response, 64 bytes, everything on CPU 0`);
+  await pin('0');
+  let rr: { p50us: number; p99us: number; count: number };
+  try {
+    rr = await peers.client(client, ['rr', TARGET, KIT_PORTS.echo, 3, 64], 30_000, { cpus: '0' });
+  } finally { await pin(allCpus()); }
+  if (!rr.count) throw new Error(`rr failed: ${JSON.stringify(rr)}`);
+  log(`${name}: new TCP connections per second (connect, 64 B each way, close; 8 at a time)`);
+  const cps = await peers.client<{ perSec: number; errors: number; done: number }>(client, ['cps', TARGET, KIT_PORTS.once, 3, 8], 30_000);
+  if (!cps.done) throw new Error(`cps failed: ${JSON.stringify(cps)}`);
+  return { tcp1Up, tcp1Down, tcp4Up, tcp4Down, udp, rrP50us: rr.p50us, rrP99us: rr.p99us, cps: cps.perSec, cpsErrors: cps.errors };
+}
+
+function allCpus(): string { return `0-${cpus().length - 1}`; }
+
+/** Pins every thread of `pid` to `cpuList` (affinity is per process, not per namespace). */
+async function taskset(pid: number | undefined, cpuList: string): Promise<void> {
+  if (pid === undefined) return;
+  await new Promise<void>((resolve, reject) => execFile('taskset', ['-a', '-p', '-c', cpuList, String(pid)], (e) => (e ? reject(e) : resolve())));
+}
+
+async function kernelRun(): Promise<Figures> {
+  const topo = await routedTopology(lab);
+  const peers = await PeerSet.create(lab, topo.server);
+  peersList.push(peers);
+  await peers.iperf3(TARGET);
+  await peers.kit([TARGET]);
+  return measure('kernel', topo.client, peers, (c) => taskset(peers.pid('kit'), c));
+}
+
+async function switchyardRun(): Promise<Figures> {
+  const topo = await standardTopology(lab);
+  const peers = await PeerSet.create(lab, topo.server);
+  peersList.push(peers);
+  await peers.iperf3(TARGET);
+  await peers.kit([TARGET]);
+  files = await ServiceFiles.create(lab.id, { tun: { name: 'sy0', mtu: TUN_MTU } });
+  svc = await startService(lab, topo.client, files);
+  const s = svc;
+  const r = await execIn(topo.client, 'ip', ['route', 'get', TARGET]);
+  if (!/ dev sy0 /.test(r.stdout)) throw new Error(`${TARGET} is not routed into sy0 while the service runs: ${r.stdout}`);
+  await new Promise((res) => setTimeout(res, 500));
+  const rssIdleKiB = await s.rssKiB();
+  try {
+    const f = await measure('switchyard', topo.client, peers, async (c) => { await taskset(peers.pid('kit'), c); await taskset(s.pid, c); });
+    f.rssIdleKiB = rssIdleKiB;
+    f.rssPeakKiB = await s.peakRssKiB();
+    const stopped = await s.stop('SIGTERM');
+    if (stopped.code !== 0) log(`warning: the service exited ${JSON.stringify(stopped)} on SIGTERM`);
+    return f;
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- switchyard log ---\n${s.tail()}`);
+  }
+}
+
+async function machine(): Promise<string> {
+  const model = (await readFile('/proc/cpuinfo', 'utf8')).match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown CPU';
+  return `nproc ${cpus().length} · ${model} · Linux ${release()} · Node ${process.version}`;
+}
+
+function gbit(bps: number): string { return `${(bps / 1e9).toFixed(2)} Gbit/s`; }
+function ratio(sy: number | undefined, k: number | undefined): string {
+  if (sy === undefined || k === undefined || !k) return '—';
+  return `${(sy / k).toFixed(2)}×`;
+}
+
+function table(k: Figures | undefined, s: Figures | undefined): string {
+  const rows: [string, string, string, string][] = [['measurement', 'kernel routing', 'switchyard', 'switchyard / kernel']];
+  const add = (label: string, get: (f: Figures) => number | undefined, fmt: (v: number) => string): void => {
+    const kv = k ? get(k) : undefined, sv = s ? get(s) : undefined;
+    rows.push([label, kv === undefined ? '—' : fmt(kv), sv === undefined ? '—' : fmt(sv), ratio(sv, kv)]);
+  };
+  add('TCP 1 stream upload', (f) => f.tcp1Up, gbit);
+  add('TCP 1 stream download (-R)', (f) => f.tcp1Down, gbit);
+  add('TCP 4 streams upload', (f) => f.tcp4Up, gbit);
+  add('TCP 4 streams download (-R)', (f) => f.tcp4Down, gbit);
+  add(`UDP best rate with ≤ ${UDP_MAX_LOSS} % loss (1400 B)`, (f) => f.udp.receivedBps, gbit);
+  add('TCP req/resp 64 B p50 (lower is better)', (f) => f.rrP50us, (v) => `${v.toFixed(1)} µs`);
+  add('TCP req/resp 64 B p99 (lower is better)', (f) => f.rrP99us, (v) => `${v.toFixed(1)} µs`);
+  add('new TCP connections per second', (f) => f.cps, (v) => `${Math.round(v)}/s`);
+  rows.push(['service RSS idle / peak (VmHWM)', '—', s?.rssIdleKiB ? `${(s.rssIdleKiB / 1024).toFixed(1)} / ${((s.rssPeakKiB ?? 0) / 1024).toFixed(1)} MiB` : '—', '—']);
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r, j) => {
+    const line = r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  │  ');
+    return j === 0 ? `${line}\n${w.map((n) => '─'.repeat(n)).join('──┼──')}` : line;
+  }).join('\n');
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the bench creates network namespaces: run it as root');
+  const m = await machine();
+  log(`machine: ${m}`);
+  let k: Figures | undefined, s: Figures | undefined;
+  let failure: Error | undefined;
+  try {
+    if (ONLY !== 'switchyard') k = await kernelRun();
+    if (ONLY !== 'kernel') s = await switchyardRun();
+  } catch (e) { failure = e as Error; }
+  await cleanup();
+  const out = [
+    '',
+    `Switchyard bench — ${new Date().toISOString()}`,
+    `machine: ${m}`,
+    `target: ${TARGET} (the server's off-link address) · ${SECONDS} s per throughput figure · TUN MTU ${TUN_MTU}`,
+    '',
+    table(k, s),
+    '',
+    'How to read it:',
+    '- kernel: client ns → veth → router ns (ip_forward, in that namespace only) → veth → server ns.',
+    '- switchyard: app in the client ns → TUN → Switchyard (user space, same ns) → veth → server ns.',
+    '  Both have one forwarding step between the app and the server, one link before it and one after.',
+    `- Both ends of the traffic (iperf3 / Node kit client and server), the kernel's forwarding and Switchyard all share`,
+    `  this ${cpus().length}-core machine: Switchyard's CPU time competes with the ends it serves, the kernel's forwarding mostly runs in`,
+    '  the senders\' softirq context.',
+    `- UDP: iperf3 with 1400-byte datagrams; the highest offered rate found whose loss is ≤ ${UDP_MAX_LOSS} %, reported as received rate.`,
+    '- req/resp: one connection, 64 bytes each way, client, server (and the service) pinned to CPU 0.',
+    '- connections/s: connect, send 64 B, receive 64 B, the server closes; 8 concurrent loops for 3 s.',
+    '',
+  ].join('\n');
+  process.stdout.write(out);
+  if (process.env.BENCH_JSON) await writeFile(process.env.BENCH_JSON, JSON.stringify({ machine: m, kernel: k, switchyard: s }, null, 2));
+  if (failure) { process.stderr.write(`\nbench failed: ${failure.message}\n`); process.exitCode = 1; }
+}
+
+main().catch(async (e: unknown) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  await cleanup();
+  process.exit(1);
+});
