@@ -14,6 +14,12 @@ export const TUNSETVNETHDRSZ = 0x400454d8;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const IFF_VNET_HDR = 0x4000;
+/** TUNSETOFFLOAD flags (linux/if_tun.h). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+/** sizeof(struct virtio_net_hdr): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset. */
+export const VIRTIO_NET_HDR_LEN = 10;
 /** sizeof(struct ifreq) on Linux: IFNAMSIZ (16) + the 24-byte union. */
 export const IFREQ_SIZE = 40;
 export const IFNAMSIZ = 16;

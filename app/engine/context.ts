@@ -42,6 +42,8 @@ export type CloseReason = 'closed' | 'reset' | 'refused' | 'unreachable' | 'time
 
 export interface EngineContext {
   readonly tun: TunDevice;
+  /** tun.headroom: bytes before the IP header in every TUN buffer. */
+  readonly headroom: number;
   readonly flows: FlowTable;
   readonly direct: DirectOutbound;
   readonly log: Logger;

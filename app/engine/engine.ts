@@ -57,7 +57,8 @@ export class Engine {
   readonly #opts: EngineOptions;
   readonly #ctx: EngineContext;
   readonly #info = new PacketInfo();
-  readonly #reassembler = new Reassembler();
+  readonly #reassembler: Reassembler;
+  readonly #headroom: number;
   readonly tcp: TcpForwarder;
   readonly udp: UdpForwarder;
   readonly icmp: IcmpForwarder;
@@ -71,13 +72,15 @@ export class Engine {
 
   constructor(opts: EngineOptions) {
     this.#opts = opts;
+    this.#headroom = opts.tun.headroom;
+    this.#reassembler = new Reassembler(64, 10_000, this.#headroom);
     this.#tunNet4 = opts.address4 ? cidrOrThrow(opts.address4) : null;
     this.#tunNet6 = opts.address6 ? cidrOrThrow(opts.address6) : null;
     const self = this;
     const counters = this.counters;
     const tun = opts.tun;
     this.#ctx = {
-      tun, flows: this.flows, direct: opts.direct, log: opts.log, counters,
+      tun, headroom: tun.headroom, flows: this.flows, direct: opts.direct, log: opts.log, counters,
       limits: opts.limits, timeouts: opts.timeouts, now: Date.now(),
       write(packet: Buffer): void {
         if (tun.write(packet)) counters.packetsWritten++; else counters.tunWriteDrops++;
@@ -112,7 +115,7 @@ export class Engine {
     counters.packetsRead++;
     counters.bytesRead += buf.length;
     const info = this.#info;
-    const status = info.parse(buf, 0, buf.length);
+    const status = info.parse(buf, this.#headroom, buf.length);
     if (status !== ParseStatus.OK) { counters.malformed++; return; }
     // Multicast and broadcast (IPv6 ff00::/8 — MLD, router solicitations; IPv4 224/4 and
     // 255.255.255.255) are never forwarded.
@@ -123,7 +126,7 @@ export class Engine {
       const whole = this.#reassembler.add(buf, info, this.#ctx.now);
       if (whole === 'dropped') { counters.fragmentDrops++; return; }
       if (whole === 'pending') return;
-      if (info.parse(whole, 0, whole.length) !== ParseStatus.OK || info.fragment) { counters.malformed++; return; }
+      if (info.parse(whole, this.#headroom, whole.length) !== ParseStatus.OK || info.fragment) { counters.malformed++; return; }
       this.#dispatch(whole, info);
       return;
     }

@@ -26,7 +26,8 @@ export class Reassembler {
   readonly #pending = new Map<string, Pending>();
   dropped = 0;
 
-  constructor(readonly maxDatagrams = 64, readonly timeoutMs = 10_000) {}
+  /** Reassembled packets start with `headroom` zero bytes (a no-offload virtio-net header). */
+  constructor(readonly maxDatagrams = 64, readonly timeoutMs = 10_000, readonly headroom = 0) {}
 
   get inFlight(): number { return this.#pending.size; }
 
@@ -64,7 +65,7 @@ export class Reassembler {
     p.received += data.length;
     if (p.total === -1 || p.received !== p.total || p.header === null) return 'pending';
     this.#pending.delete(key);
-    return assemble(p, v6);
+    return assemble(p, v6, this.headroom);
   }
 
   /** Drops reassemblies older than the timeout; returns how many. */
@@ -76,9 +77,11 @@ export class Reassembler {
   }
 }
 
-function assemble(p: Pending, v6: boolean): Buffer {
+function assemble(p: Pending, v6: boolean, headroom: number): Buffer {
   const header = p.header!;
-  const out = Buffer.allocUnsafe(header.length + p.total);
+  const whole = Buffer.allocUnsafe(headroom + header.length + p.total);
+  whole.fill(0, 0, headroom);
+  const out = whole.subarray(headroom);
   header.copy(out, 0);
   for (const part of p.parts) part.data.copy(out, header.length + part.off);
   if (v6) {
@@ -92,5 +95,5 @@ function assemble(p: Pending, v6: boolean): Buffer {
     const c = checksum(out, 0, header.length);
     out[V4_CSUM] = c >>> 8; out[V4_CSUM + 1] = c & 0xff;
   }
-  return out;
+  return whole;
 }

@@ -62,9 +62,9 @@ export class IcmpForwarder {
     s.state = SessionState.ESTABLISHED;
     s.socket.onReply = (seq, payload) => {
       s.lastSeen = ctx.now;
-      const pkt = buildEchoReply(s.dst, s.src, id, seq, payload);
+      const pkt = buildEchoReply(s.dst, s.src, id, seq, payload, ctx.headroom);
       s.packetsIn++;
-      s.bytesIn += pkt.length;
+      s.bytesIn += pkt.length - ctx.headroom;
       ctx.write(pkt);
     };
     ctx.flows.add(s);

@@ -20,6 +20,9 @@ import { rewriteTuple } from '../wire/nat.js';
 import { buildTcpResetFor, buildUnreachableFor, UNREACH_ADMIN, UNREACH_HOST, UNREACH_NET } from '../wire/build.js';
 import type { EngineContext } from './context.js';
 
+/** virtio_net_hdr.flags bit: the transport checksum is partial (linux/virtio_net.h). */
+const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+
 /** How long a closed session keeps its mapping, so the last ACKs of the close still pass. */
 const LINGER_MS = 10_000;
 
@@ -99,7 +102,7 @@ export class TcpForwarder {
     s.lastSeen = this.#ctx.now;
     s.packetsOut++;
     s.bytesOut += info.length;
-    rewriteTuple(buf, info, ep.peerAddr, s.natPort, ep.tunAddr, ep.port);
+    rewriteTuple(buf, info, ep.peerAddr, s.natPort, ep.tunAddr, ep.port, this.#partial(buf));
     this.#ctx.write(buf);
   }
 
@@ -112,13 +115,18 @@ export class TcpForwarder {
     s.lastSeen = this.#ctx.now;
     s.packetsIn++;
     s.bytesIn += info.length;
-    rewriteTuple(buf, info, s.dst, s.dstPort, s.src, s.srcPort);
+    rewriteTuple(buf, info, s.dst, s.dstPort, s.src, s.srcPort, this.#partial(buf));
     this.#ctx.write(buf);
+  }
+
+  /** True when the packet's virtio-net header says its checksum is partial (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
+  #partial(buf: Buffer): boolean {
+    return this.#ctx.headroom !== 0 && (buf[0]! & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
   }
 
   #reset(buf: Buffer, info: PacketInfo): void {
     this.#ctx.counters.unknownFlow++;
-    const rst = buildTcpResetFor(buf, info);
+    const rst = buildTcpResetFor(buf, info, this.#ctx.headroom);
     if (rst !== null) this.#ctx.write(rst);
   }
 
@@ -126,7 +134,7 @@ export class TcpForwarder {
     const ctx = this.#ctx;
     if (!ctx.dialable(buf, info.dstOff, info.addrLen, info.dstPort)) {
       ctx.counters.ignored++;
-      this.#writeOrNull(buildUnreachableFor(buf, info, UNREACH_NET));
+      this.#writeOrNull(buildUnreachableFor(buf, info, UNREACH_NET, this.#ctx.headroom));
       return;
     }
     if (this.#closing || this.#pending >= ctx.limits.maxPendingConnects || !ctx.admit('tcp')) {
@@ -173,30 +181,30 @@ export class TcpForwarder {
     s.heldSyn = null;
     s.outbound?.destroy();
     let reason: 'refused' | 'unreachable' | 'timeout' | 'error' = 'error';
-    if (syn !== null && this.#held.parse(syn, 0, syn.length) === ParseStatus.OK) {
+    if (syn !== null && this.#held.parse(syn, this.#ctx.headroom, syn.length) === ParseStatus.OK) {
       switch (code) {
         case 'ECONNREFUSED':
           reason = 'refused';
-          this.#writeOrNull(buildTcpResetFor(syn, this.#held));
+          this.#writeOrNull(buildTcpResetFor(syn, this.#held, this.#ctx.headroom));
           break;
         case 'EHOSTUNREACH': case 'EHOSTDOWN':
           reason = 'unreachable';
-          this.#ctx.write(buildUnreachableFor(syn, this.#held, UNREACH_HOST));
+          this.#ctx.write(buildUnreachableFor(syn, this.#held, UNREACH_HOST, this.#ctx.headroom));
           break;
         case 'ENETUNREACH': case 'ENETDOWN': case 'EADDRNOTAVAIL':
           reason = 'unreachable';
-          this.#ctx.write(buildUnreachableFor(syn, this.#held, UNREACH_NET));
+          this.#ctx.write(buildUnreachableFor(syn, this.#held, UNREACH_NET, this.#ctx.headroom));
           break;
         case 'EACCES': case 'EPERM':
           reason = 'unreachable';
-          this.#ctx.write(buildUnreachableFor(syn, this.#held, UNREACH_ADMIN));
+          this.#ctx.write(buildUnreachableFor(syn, this.#held, UNREACH_ADMIN, this.#ctx.headroom));
           break;
         case 'ETIMEDOUT':
           // Silence: the app's own SYN retries run out, as they would without us.
           reason = 'timeout';
           break;
         default:
-          this.#writeOrNull(buildTcpResetFor(syn, this.#held));
+          this.#writeOrNull(buildTcpResetFor(syn, this.#held, this.#ctx.headroom));
       }
     }
     void ep;
@@ -224,9 +232,9 @@ export class TcpForwarder {
     });
     const syn = s.heldSyn!;
     s.heldSyn = null;
-    if (this.#held.parse(syn, 0, syn.length) !== ParseStatus.OK) { s.outbound?.destroy(); return; }
+    if (this.#held.parse(syn, this.#ctx.headroom, syn.length) !== ParseStatus.OK) { s.outbound?.destroy(); return; }
     // From now on the app's packets are rewritten to the listener; its SYN goes first.
-    rewriteTuple(syn, this.#held, ep.peerAddr, s.natPort, ep.tunAddr, ep.port);
+    rewriteTuple(syn, this.#held, ep.peerAddr, s.natPort, ep.tunAddr, ep.port, this.#partial(syn));
     this.#ctx.write(syn);
   }
 

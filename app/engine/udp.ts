@@ -64,7 +64,7 @@ export class UdpForwarder {
     if (!ctx.admit('udp')) return null;
     const family = info.version === 6 ? 6 : 4;
     if (!ctx.dialable(buf, info.dstOff, info.addrLen, info.dstPort) || !ctx.direct.canReach(family)) {
-      ctx.write(buildUnreachableFor(buf, info, UNREACH_NET));
+      ctx.write(buildUnreachableFor(buf, info, UNREACH_NET, ctx.headroom));
       return null;
     }
     const src = new Uint8Array(buf.subarray(info.srcOff, info.srcOff + info.addrLen));
@@ -113,9 +113,9 @@ export class UdpForwarder {
       s = this.#addSession(b, addr.bytes, rinfo.port);
     }
     s.lastSeen = ctx.now;
-    const pkt = buildUdpPacket(s.dst, s.dstPort, s.src, s.srcPort, msg);
+    const pkt = buildUdpPacket(s.dst, s.dstPort, s.src, s.srcPort, msg, ctx.headroom);
     s.packetsIn++;
-    s.bytesIn += pkt.length;
+    s.bytesIn += pkt.length - ctx.headroom;
     ctx.write(pkt);
   }
 

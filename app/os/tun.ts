@@ -13,12 +13,25 @@ export interface TunOptions {
   mtu: number;
   /** Addresses with prefix length, e.g. "198.18.0.1/30", "fd00:5359::1/126". */
   addresses: string[];
+  /**
+   * Segmentation/checksum offloads: 'auto' asks the OS for them and falls back to plain packets
+   * where it refuses (the log says which mode runs); 'off' never asks.
+   */
+  offload?: 'auto' | 'off';
 }
 
 export interface TunDevice {
   /** The name the OS gave the device (may differ from the requested one on macOS). */
   readonly name: string;
   readonly mtu: number;
+  /**
+   * Bytes in front of the IP header in every packet buffer, read or written: a virtio-net header
+   * (struct virtio_net_hdr, 10 bytes) when offloads are on, else 0. A read packet keeps its header
+   * when written back; a packet the engine builds starts with `headroom` zero bytes (no offload).
+   */
+  readonly headroom: number;
+  /** The offload mode in force, for logs: e.g. "none" or "csum+tso4+tso6". */
+  readonly offload: string;
   /** Starts the read loop; onPacket is called once per packet. Call once. */
   start(onPacket: (packet: Buffer) => void): void;
   /**

@@ -9,7 +9,7 @@ import { formatAddress, parseCidr } from '../net/cidr.js';
 
 /** The validated service configuration (every field present; defaults filled in). */
 export interface Config {
-  tun: { name: string; mtu: number; address4: string; address6: string };
+  tun: { name: string; mtu: number; address4: string; address6: string; offload: 'auto' | 'off' };
   route: { include: string[]; exclude: string[]; table: number; rulePriority: number; fwmark: number };
   egress: { interface: string };
   stateDir: string;
@@ -29,7 +29,7 @@ export class ConfigError extends Error {
 }
 
 const DEFAULTS: Config = {
-  tun: { name: 'sy0', mtu: 1500, address4: '198.18.0.1/30', address6: 'fd00:5359::1/126' },
+  tun: { name: 'sy0', mtu: 1500, address4: '198.18.0.1/30', address6: 'fd00:5359::1/126', offload: 'auto' },
   route: { include: ['0.0.0.0/0', '::/0'], exclude: [], table: 5359, rulePriority: 9000, fwmark: 0x5359 },
   egress: { interface: 'auto' },
   stateDir: '/var/lib/switchyard',
@@ -128,6 +128,7 @@ const schema = z.strictObject({
     mtu: int(MTU_MIN, MTU_MAX).default(DEFAULTS.tun.mtu),
     address4: interfaceAddress(4, 30).default(DEFAULTS.tun.address4),
     address6: interfaceAddress(6, 126).default(DEFAULTS.tun.address6),
+    offload: z.enum(['auto', 'off']).default(DEFAULTS.tun.offload),
   }).prefault({}),
   route: z.strictObject({
     include: cidrList.default(DEFAULTS.route.include),
@@ -270,6 +271,7 @@ tun:
   mtu: 1500                    # ${MTU_MIN}..${MTU_MAX}; larger MTUs move more bytes per packet
   address4: 198.18.0.1/30      # the TUN's own IPv4 address (prefix at most /30)
   address6: fd00:5359::1/126   # the TUN's own IPv6 address (prefix at most /126)
+  offload: auto                # auto: checksum + TCP segmentation offload where the OS has it; off: plain packets
 
 route:
   include:                     # destinations sent through Switchyard

@@ -37,7 +37,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
   let tun: TunDevice | null = null;
   let engine: Engine | null = null;
   try {
-    tun = await createTunFactory({ log }).open({ name: config.tun.name, mtu: config.tun.mtu, addresses: [config.tun.address4, config.tun.address6] });
+    tun = await createTunFactory({ log }).open({ name: config.tun.name, mtu: config.tun.mtu, addresses: [config.tun.address4, config.tun.address6], offload: config.tun.offload });
     const icmp = await createIcmpEchoFactory().catch((err: Error) => {
       log.warn('icmp: echo forwarding unavailable', { error: err.message });
       return null;

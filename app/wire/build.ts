@@ -1,6 +1,7 @@
 // Packet builders: whole IPv4/IPv6 packets the engine writes into the TUN (UDP replies, TCP resets,
 // ICMP errors and echo replies). Each returns a fresh Buffer — the TUN write queue keeps it until the
 // OS has it — with every checksum computed in full. Used per *reply datagram*, never for relayed TCP.
+// `headroom` zero bytes precede the IP header: an all-zero virtio-net header means "no offload".
 import { checksum, sum16 } from './checksum.js';
 import {
   IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPV4_HEADER_LEN, IPV6_HEADER_LEN, TCP_ACK,
@@ -50,10 +51,12 @@ function writeIpHeader(buf: Uint8Array, proto: number, src: Uint8Array, dst: Uin
 }
 
 /** A UDP datagram from src:sport to dst:dport carrying `payload` (addresses 4 or 16 bytes). */
-export function buildUdpPacket(src: Uint8Array, sport: number, dst: Uint8Array, dport: number, payload: Uint8Array): Buffer {
+export function buildUdpPacket(src: Uint8Array, sport: number, dst: Uint8Array, dport: number, payload: Uint8Array, headroom = 0): Buffer {
   const hl = headerLen(src);
   const l4Len = UDP_HEADER_LEN + payload.length;
-  const buf = Buffer.allocUnsafe(hl + l4Len);
+  const out = Buffer.allocUnsafe(headroom + hl + l4Len);
+  out.fill(0, 0, headroom);
+  const buf = out.subarray(headroom);
   writeIpHeader(buf, IPPROTO_UDP, src, dst, l4Len);
   buf[hl] = sport >>> 8; buf[hl + 1] = sport & 0xff;
   buf[hl + 2] = dport >>> 8; buf[hl + 3] = dport & 0xff;
@@ -63,20 +66,22 @@ export function buildUdpPacket(src: Uint8Array, sport: number, dst: Uint8Array, 
   let c = l4Checksum(buf, hl === IPV6_HEADER_LEN, IPPROTO_UDP, hl, l4Len);
   if (c === 0) c = 0xffff; // RFC 768: a computed zero is sent as all ones
   buf[hl + 6] = c >>> 8; buf[hl + 7] = c & 0xff;
-  return buf;
+  return out;
 }
 
 /**
  * The reset a closed port would answer to the TCP segment `pkt` (RFC 9293 §3.10.7.1): from the
  * segment's destination to its source. Returns null for a segment that itself carries RST.
  */
-export function buildTcpResetFor(pkt: Uint8Array, info: PacketInfo): Buffer | null {
+export function buildTcpResetFor(pkt: Uint8Array, info: PacketInfo, headroom = 0): Buffer | null {
   const flags = info.tcpFlags;
   if (flags & TCP_RST) return null;
   const src = pkt.subarray(info.dstOff, info.dstOff + info.addrLen);
   const dst = pkt.subarray(info.srcOff, info.srcOff + info.addrLen);
   const hl = headerLen(src);
-  const buf = Buffer.allocUnsafe(hl + 20);
+  const out = Buffer.allocUnsafe(headroom + hl + 20);
+  out.fill(0, 0, headroom);
+  const buf = out.subarray(headroom);
   writeIpHeader(buf, IPPROTO_TCP, src, dst, 20);
   const t = hl, o = info.l4Off;
   buf[t] = pkt[o + 2]!; buf[t + 1] = pkt[o + 3]!;  // sport = their dport
@@ -95,7 +100,7 @@ export function buildTcpResetFor(pkt: Uint8Array, info: PacketInfo): Buffer | nu
   buf[t + 14] = 0; buf[t + 15] = 0; buf[t + 16] = 0; buf[t + 17] = 0; buf[t + 18] = 0; buf[t + 19] = 0;
   const c = l4Checksum(buf, hl === IPV6_HEADER_LEN, IPPROTO_TCP, t, 20);
   buf[t + 16] = c >>> 8; buf[t + 17] = c & 0xff;
-  return buf;
+  return out;
 }
 
 /** ICMPv4 destination-unreachable codes (RFC 792) and their ICMPv6 counterparts (RFC 4443). */
@@ -106,14 +111,16 @@ const V6_CODE: Record<number, number> = { [UNREACH_NET]: 0, [UNREACH_HOST]: 3, [
  * A destination-unreachable error about `pkt`, sent as if by its destination, quoting as much of it as
  * RFC 1812 §4.3.2.3 (576 bytes) / RFC 4443 §2.4 (1280 bytes) allow. `code` is an ICMPv4 code above.
  */
-export function buildUnreachableFor(pkt: Uint8Array, info: PacketInfo, code: number): Buffer {
+export function buildUnreachableFor(pkt: Uint8Array, info: PacketInfo, code: number, headroom = 0): Buffer {
   const v6 = info.version === 6;
   const src = pkt.subarray(info.dstOff, info.dstOff + info.addrLen);
   const dst = pkt.subarray(info.srcOff, info.srcOff + info.addrLen);
   const hl = v6 ? IPV6_HEADER_LEN : IPV4_HEADER_LEN;
   const quoteLen = Math.min(info.length, (v6 ? 1280 : 576) - hl - 8);
   const l4Len = 8 + quoteLen;
-  const buf = Buffer.allocUnsafe(hl + l4Len);
+  const out = Buffer.allocUnsafe(headroom + hl + l4Len);
+  out.fill(0, 0, headroom);
+  const buf = out.subarray(headroom);
   writeIpHeader(buf, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, src, dst, l4Len);
   buf[hl] = v6 ? 1 : 3;
   buf[hl + 1] = v6 ? (V6_CODE[code] ?? 0) : code;
@@ -121,15 +128,17 @@ export function buildUnreachableFor(pkt: Uint8Array, info: PacketInfo, code: num
   buf.set(pkt.subarray(info.base, info.base + quoteLen), hl + 8);
   const c = v6 ? l4Checksum(buf, true, IPPROTO_ICMPV6, hl, l4Len) : checksum(buf, hl, l4Len);
   buf[hl + 2] = c >>> 8; buf[hl + 3] = c & 0xff;
-  return buf;
+  return out;
 }
 
 /** An ICMP (v4 type 0) or ICMPv6 (type 129) echo reply from src to dst. */
-export function buildEchoReply(src: Uint8Array, dst: Uint8Array, id: number, seq: number, payload: Uint8Array): Buffer {
+export function buildEchoReply(src: Uint8Array, dst: Uint8Array, id: number, seq: number, payload: Uint8Array, headroom = 0): Buffer {
   const v6 = src.length === 16;
   const hl = v6 ? IPV6_HEADER_LEN : IPV4_HEADER_LEN;
   const l4Len = 8 + payload.length;
-  const buf = Buffer.allocUnsafe(hl + l4Len);
+  const out = Buffer.allocUnsafe(headroom + hl + l4Len);
+  out.fill(0, 0, headroom);
+  const buf = out.subarray(headroom);
   writeIpHeader(buf, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, src, dst, l4Len);
   buf[hl] = v6 ? 129 : 0; buf[hl + 1] = 0; buf[hl + 2] = 0; buf[hl + 3] = 0;
   buf[hl + 4] = id >>> 8; buf[hl + 5] = id & 0xff;
@@ -137,7 +146,7 @@ export function buildEchoReply(src: Uint8Array, dst: Uint8Array, id: number, seq
   buf.set(payload, hl + 8);
   const c = v6 ? l4Checksum(buf, true, IPPROTO_ICMPV6, hl, l4Len) : checksum(buf, hl, l4Len);
   buf[hl + 2] = c >>> 8; buf[hl + 3] = c & 0xff;
-  return buf;
+  return out;
 }
 
 /** Big-endian u32 read. */

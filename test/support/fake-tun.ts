@@ -5,6 +5,8 @@ import type { TunDevice } from '../../app/os/tun.js';
 export class FakeTun implements TunDevice {
   readonly name = 'fake0';
   readonly mtu = 1500;
+  readonly offload: string;
+  constructor(readonly headroom = 0) { this.offload = headroom ? 'fake-vnet' : 'none'; }
   readonly written: Buffer[] = [];
   #onPacket: ((p: Buffer) => void) | null = null;
   #waiters: { match: (p: Buffer) => boolean; resolve: (p: Buffer) => void }[] = [];

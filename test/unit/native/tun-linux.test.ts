@@ -28,7 +28,7 @@ function fakeHandle(mode: { async: boolean; err?: number }) {
 describe('LinuxTunDevice write queue', () => {
   it('passes each packet to its own writeBuffer call and reuses the request while writes complete at once', () => {
     const f = fakeHandle({ async: false });
-    const dev = new LinuxTunDevice('t0', 1500, f.handle as any, 4096, silentLogger);
+    const dev = new LinuxTunDevice('t0', 1500, 0, 'none', f.handle as any, 4096, silentLogger);
     const a = Buffer.alloc(100, 1), b = Buffer.alloc(100, 2);
     expect(dev.write(a)).toBe(true);
     expect(dev.write(b)).toBe(true);
@@ -38,7 +38,7 @@ describe('LinuxTunDevice write queue', () => {
 
   it('bounds queued bytes: drops (returns false, counts) over the limit, accepts again after completion', () => {
     const f = fakeHandle({ async: true });
-    const dev = new LinuxTunDevice('t0', 1500, f.handle as any, 2500, silentLogger);
+    const dev = new LinuxTunDevice('t0', 1500, 0, 'none', f.handle as any, 2500, silentLogger);
     const p = Buffer.alloc(1000);
     expect([dev.write(p), dev.write(p), dev.write(p)]).toEqual([true, true, false]);
     expect(dev.stats).toMatchObject({ queuedBytes: 2000, txDropped: 1, txPackets: 2 });
@@ -50,14 +50,14 @@ describe('LinuxTunDevice write queue', () => {
   });
 
   it('counts a kernel refusal as a tx error and never throws', () => {
-    const dev = new LinuxTunDevice('t0', 1500, fakeHandle({ async: false, err: -5 }).handle as any, 4096, silentLogger);
+    const dev = new LinuxTunDevice('t0', 1500, 0, 'none', fakeHandle({ async: false, err: -5 }).handle as any, 4096, silentLogger);
     expect(dev.write(Buffer.alloc(60))).toBe(false);
     expect(dev.stats).toMatchObject({ txErrors: 1, txPackets: 0 });
   });
 
   it('drops after close, cancels queued writes without counting errors, and close is idempotent', async () => {
     const f = fakeHandle({ async: true });
-    const dev = new LinuxTunDevice('t0', 1500, f.handle as any, 1 << 20, silentLogger);
+    const dev = new LinuxTunDevice('t0', 1500, 0, 'none', f.handle as any, 1 << 20, silentLogger);
     dev.write(Buffer.alloc(500));
     const c1 = dev.close();
     expect(dev.close()).toBe(c1);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, parseConfig, type Config } from '../../../app/service/config.js';
 
 const DEFAULTS: Config = {
-  tun: { name: 'sy0', mtu: 1500, address4: '198.18.0.1/30', address6: 'fd00:5359::1/126' },
+  tun: { name: 'sy0', mtu: 1500, address4: '198.18.0.1/30', address6: 'fd00:5359::1/126', offload: 'auto' },
   route: { include: ['0.0.0.0/0', '::/0'], exclude: [], table: 5359, rulePriority: 9000, fwmark: 0x5359 },
   egress: { interface: 'auto' },
   stateDir: '/var/lib/switchyard',
