@@ -17,6 +17,8 @@ import { Session, SESSION_STATE_NAMES } from '../flow/session.js';
 import { parseCidr, formatAddress, type Cidr } from '../net/cidr.js';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PacketInfo, ParseStatus } from '../wire/ip.js';
 import { Reassembler } from './fragments.js';
+import { JsRelay } from './relay-js.js';
+import type { StreamRelay } from '../os/relay.js';
 import { TcpForwarder } from './tcp.js';
 import { UdpForwarder } from './udp.js';
 import { IcmpForwarder } from './icmp.js';
@@ -35,6 +37,8 @@ export interface EngineOptions {
   address4?: string;
   address6?: string;
   fwmark: number;
+  /** How accepted TCP connections are joined to their outbound (default: JsRelay). */
+  relay?: StreamRelay;
   limits: EngineLimits;
   timeouts: EngineTimeouts;
   log: Logger;
@@ -93,7 +97,7 @@ export class Engine {
         if (s.closeReason === '') s.closeReason = reason;
       },
     };
-    this.tcp = new TcpForwarder(this.#ctx);
+    this.tcp = new TcpForwarder(this.#ctx, opts.relay ?? new JsRelay());
     this.udp = new UdpForwarder(this.#ctx);
     this.icmp = new IcmpForwarder(this.#ctx, opts.icmp, opts.fwmark);
   }

@@ -19,6 +19,7 @@ import { bytesEqual, IPPROTO_TCP, PacketInfo, ParseStatus, TCP_ACK_FLAG, TCP_RST
 import { rewriteTuple } from '../wire/nat.js';
 import { buildTcpResetFor, buildUnreachableFor, UNREACH_ADMIN, UNREACH_HOST, UNREACH_NET } from '../wire/build.js';
 import type { EngineContext } from './context.js';
+import type { StreamRelay } from '../os/relay.js';
 
 /** virtio_net_hdr.flags bit: the transport checksum is partial (linux/virtio_net.h). */
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
@@ -33,7 +34,6 @@ class TcpSession extends Session {
   inbound: net.Socket | null = null;
   connectTimer: NodeJS.Timeout | null = null;
   closedAt = 0;
-  openSockets = 0;
 }
 
 /** One family's NAT endpoints: T (TUN address), F (fake peer), L (listener port). */
@@ -53,8 +53,11 @@ export class TcpForwarder {
   #pending = 0;
   #closing = false;
 
-  constructor(ctx: EngineContext) {
+  readonly #relay: StreamRelay;
+
+  constructor(ctx: EngineContext, relay: StreamRelay) {
     this.#ctx = ctx;
+    this.#relay = relay;
   }
 
   get natPortsInUse(): number { return this.#nat.used; }
@@ -67,7 +70,8 @@ export class TcpForwarder {
   }
 
   async #listenOn(host: string, tunAddr: Uint8Array, peerAddr: Uint8Array): Promise<Endpoint> {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.#onAccept(sock));
+    // pauseOnConnect: nobody reads an accepted socket until the relay takes it over.
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (sock) => this.#onAccept(sock));
     server.on('error', (err) => this.#ctx.log.error('tcp listener error', { host, error: err.message }));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -161,12 +165,16 @@ export class TcpForwarder {
     const family = s.family;
     const sock = ctx.direct.dialTcp(s.dstText, s.dstPort, family);
     if (sock === null) { this.#dialFailed(s, ep, 'ENETUNREACH'); return; }
+    sock.pause(); // the relay reads it, not Node's default flow
     s.outbound = sock;
-    s.openSockets++;
     s.connectTimer = setTimeout(() => { sock.destroy(); this.#dialFailed(s, ep, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
     const onError = (err: NodeJS.ErrnoException) => this.#dialFailed(s, ep, err.code ?? 'EIO');
     sock.once('error', onError);
-    sock.once('close', () => this.#socketClosed(s));
+    sock.once('close', () => {
+      // The destination went away after connecting but before the listener accepted: #onAccept
+      // will reset the app's side.
+      if (s.inbound === null && s.state === SessionState.ESTABLISHED) this.#markClosed(s, s.closeReason === 'reset' ? 'reset' : 'closed');
+    });
     sock.once('connect', () => {
       sock.off('error', onError);
       this.#connected(s, ep);
@@ -247,20 +255,14 @@ export class TcpForwarder {
       return;
     }
     s.inbound = sock;
-    s.openSockets++;
-    sock.once('close', () => this.#socketClosed(s));
-    relay(sock, s.outbound, s);
-    relay(s.outbound, sock, s);
+    this.#relay.join(sock, s.outbound, (r) => this.#markClosed(s, r.reason === 'shutdown' ? 'shutdown' : r.reason));
   }
 
-  #socketClosed(s: TcpSession): void {
-    if (--s.openSockets > 0) return;
-    if (s.state === SessionState.CONNECTING) return; // #dialFailed handles it
-    if (s.state !== SessionState.CLOSED) {
-      s.state = SessionState.CLOSED;
-      s.closedAt = this.#ctx.now;
-      this.#ctx.closed(s, s.closeReason === 'reset' ? 'reset' : 'closed');
-    }
+  #markClosed(s: TcpSession, reason: 'closed' | 'reset' | 'error' | 'shutdown'): void {
+    if (s.state === SessionState.CLOSED) return;
+    s.state = SessionState.CLOSED;
+    s.closedAt = this.#ctx.now;
+    this.#ctx.closed(s, reason);
   }
 
   /** Forgets a closed session: out of the flow table, NAT port back to the pool. */
@@ -282,33 +284,9 @@ export class TcpForwarder {
       if (x.proto !== IPPROTO_TCP) continue;
       const s = x as TcpSession;
       if (s.connectTimer) clearTimeout(s.connectTimer);
-      s.outbound?.destroy();
-      s.inbound?.destroy();
+      if (s.inbound === null) s.outbound?.destroy(); // joined ones belong to the relay
     }
+    await this.#relay.close();
     for (const ep of [this.#v4, this.#v6]) if (ep) await new Promise<void>((r) => ep.server.close(() => r()));
   }
-}
-
-/**
- * Copies `from` → `to` with backpressure; carries a half-close (FIN) as end() and a reset as a reset.
- * Errors other than a reset close both sides.
- */
-function relay(from: net.Socket, to: net.Socket, s: TcpSession): void {
-  from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) from.pause();
-  });
-  to.on('drain', () => from.resume());
-  from.on('end', () => {
-    if (s.state === SessionState.ESTABLISHED) s.state = SessionState.HALF_CLOSED;
-    to.end();
-  });
-  from.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
-      s.closeReason = 'reset';
-      if (!to.destroyed) to.resetAndDestroy();
-    } else {
-      s.closeReason = 'error';
-      to.destroy();
-    }
-  });
 }

@@ -1,0 +1,47 @@
+// The portable StreamRelay (app/os/relay.ts): Node streams, one JavaScript read and write per chunk
+// (up to 64 KiB). Half-close via allowHalfOpen sockets and end(); a reset via resetAndDestroy().
+import type net from 'node:net';
+import type { RelayEnd, RelayResult, RelayStats, StreamRelay } from '../os/relay.js';
+
+export class JsRelay implements StreamRelay {
+  readonly kind = 'js';
+  readonly #live = new Set<net.Socket>();
+
+  join(a: net.Socket, b: net.Socket, done: (result: RelayResult) => void): RelayStats {
+    const stats: RelayStats = { aToB: 0, bToA: 0 };
+    let reason: RelayEnd = 'closed';
+    let open = 2;
+    const live = this.#live;
+    live.add(a); live.add(b);
+    const closed = (s: net.Socket) => {
+      live.delete(s);
+      if (--open === 0) done({ reason, aToB: stats.aToB, bToA: stats.bToA });
+    };
+    const pipe = (from: net.Socket, to: net.Socket, count: 'aToB' | 'bToA') => {
+      from.on('data', (chunk: Buffer) => {
+        stats[count] += chunk.length;
+        if (!to.write(chunk)) from.pause();
+      });
+      to.on('drain', () => from.resume());
+      from.on('end', () => to.end());
+      from.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+          if (reason === 'closed') reason = 'reset';
+          if (!to.destroyed) to.resetAndDestroy();
+        } else {
+          if (reason === 'closed') reason = 'error';
+          to.destroy();
+        }
+      });
+      from.once('close', () => closed(from));
+    };
+    pipe(a, b, 'aToB');
+    pipe(b, a, 'bToA');
+    a.resume(); b.resume();
+    return stats;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#live) { s.on('error', () => {}); s.resetAndDestroy(); }
+  }
+}
