@@ -1,0 +1,54 @@
+// OS interface: which local process owns the socket of a flow ("attribution"), and what the
+// neighbour table knows about another device on the LAN. Looked up once per new flow, never per
+// packet; implementations cache. Linux: netlink sock_diag / /proc (native/process/linux.ts);
+// Windows: GetExtendedTcpTable/UdpTable; macOS: libproc — each behind this one interface.
+
+/** The process that owns a flow's local socket. */
+export interface ProcessInfo {
+  pid: number;
+  /** Short name (Linux: /proc/PID/comm). */
+  name: string;
+  /** Absolute path of the executable, '' when the OS does not say. */
+  exe: string;
+  /** Command line arguments (argv), [] when not readable. */
+  cmdline: string[];
+  uid: number;
+  /** User name for uid, or the uid as text when it has no name. */
+  user: string;
+}
+
+/** The result of a lookup: a process, or why there is none (a real value with rule semantics). */
+export type Attribution =
+  | { kind: 'process'; process: ProcessInfo }
+  | { kind: 'unknown'; reason: string };
+
+/** A flow as seen from the app's side: src is the app's local endpoint. Addresses as text. */
+export interface FlowKey {
+  protocol: 'tcp' | 'udp' | 'icmp';
+  family: 4 | 6;
+  src: string;
+  srcPort: number;
+  dst: string;
+  dstPort: number;
+}
+
+export interface ProcessResolver {
+  /** Finds the process owning the flow's local socket. Never rejects: failures are 'unknown' with a reason. */
+  resolve(flow: FlowKey): Promise<Attribution>;
+  /** Lookups done and their total cost, for stats and the bench. */
+  readonly stats: { lookups: number; hits: number; unknown: number; totalMs: number };
+  close(): void;
+}
+
+/** What is known about another device on the network, by its address. */
+export interface NeighbourInfo {
+  address: string;
+  mac?: string;
+  hostname?: string;
+}
+
+export interface NeighbourTable {
+  /** Looks up an address (neighbour table, DHCP leases, reverse DNS where available); cached. */
+  lookup(address: string): Promise<NeighbourInfo>;
+  close(): void;
+}
