@@ -49,7 +49,15 @@ export interface EgressInfo {
 export interface NetworkInfo {
   /**
    * The egress: `name` = 'auto' picks the interface of the main table's default route (IPv4 first,
-   * then IPv6); an explicit name is validated to exist. Rejects with a clear message otherwise.
+   * then IPv6), never one of `exclude` (our own TUN: a default route through it is ours, not an
+   * egress); an explicit name is validated to exist. Rejects with a clear message otherwise.
    */
-  egress(name: string): Promise<EgressInfo>;
+  egress(name: string, exclude?: string[]): Promise<EgressInfo>;
+}
+
+/** Tells the service when links, addresses or routes change (network switch, DHCP renew, resume). */
+export interface NetworkMonitor {
+  /** Starts watching; onChange is called (debounced) after each burst of changes. */
+  start(onChange: () => void): void;
+  stop(): void;
 }

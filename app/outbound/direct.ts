@@ -8,7 +8,12 @@ import dgram from 'node:dgram';
 import type { EgressInfo } from '../os/routing.js';
 
 export class DirectOutbound {
-  constructor(readonly egress: EgressInfo) {}
+  constructor(public egress: EgressInfo) {}
+
+  /** Switches to a new egress (network change); sockets opened before keep their old binding. */
+  update(egress: EgressInfo): void {
+    this.egress = egress;
+  }
 
   /** True when direct traffic of this family has a way out. */
   canReach(family: 4 | 6): boolean {

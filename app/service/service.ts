@@ -1,21 +1,23 @@
 // The service: composes the OS layer (native/) and the engine into a running router.
 //
 //   start:  recover leftovers (journal) → find egress → open TUN → engine listens → apply routes
-//           → "service ready"
+//           → watch the network → "service ready"
 //   stop:   withdraw routes → stop engine → close TUN (the OS removes it) → journal empty
+//   network change: re-resolve the egress; if it changed, rebind direct sockets and re-apply routes
+//   routing off/on: withdraw / re-apply the routes; the TUN and the engine keep running
 //
 // Routes go last on start and first on stop, so traffic only enters the TUN while the engine is
 // there to forward it. Every OS change is journalled before it is made (RoutingManager), so a crash
 // or kill -9 is undone by `switchyard cleanup` or by the next start.
 import type { Config } from './config.js';
 import type { Logger } from '../log.js';
-import type { RoutingManager } from '../os/routing.js';
+import type { EgressInfo, NetworkInfo, NetworkMonitor, RoutingManager, RoutingState } from '../os/routing.js';
 import type { TunDevice } from '../os/tun.js';
 import { Engine } from '../engine/engine.js';
 import { DirectOutbound } from '../outbound/direct.js';
 import { createTunFactory } from '../../native/tun/index.js';
 import { createIcmpEchoFactory } from '../../native/socket/index.js';
-import { createNetworkInfo, createRoutingManager } from '../../native/route/index.js';
+import { createNetworkInfo, createNetworkMonitor, createRoutingManager } from '../../native/route/index.js';
 
 export interface RunningService {
   /** Resolves when the service has stopped (after stop() or a fatal error). */
@@ -24,6 +26,12 @@ export interface RunningService {
   stop(reason: string): Promise<void>;
   /** The engine, for in-process observers (tests, later the control server). */
   readonly engine: Engine;
+  /** True while traffic is routed into the TUN. */
+  readonly routingEnabled: boolean;
+  /** Withdraws (false) or re-applies (true) the routes; the TUN and the engine keep running. */
+  setRouting(enabled: boolean): Promise<void>;
+  /** The egress in use now. */
+  readonly egress: EgressInfo;
 }
 
 /** Validated config in, running service out; nothing on the OS is touched before this is called. */
@@ -31,50 +39,129 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const routing = createRoutingManager({ stateDir: config.stateDir, log });
   for (const line of await routing.recover()) log.warn(`recovered from an earlier run: ${line}`);
 
-  const egress = await createNetworkInfo().egress(config.egress.interface);
-  log.info('egress', { interface: egress.interface, address4: egress.address4 ?? 'none', address6: egress.address6 ?? 'none' });
+  const network = createNetworkInfo();
+  const egress = await network.egress(config.egress.interface, [config.tun.name]);
+  log.info('egress', describeEgress(egress));
 
   let tun: TunDevice | null = null;
   let engine: Engine | null = null;
+  let direct: DirectOutbound;
   try {
     tun = await createTunFactory({ log }).open({ name: config.tun.name, mtu: config.tun.mtu, addresses: [config.tun.address4, config.tun.address6], offload: config.tun.offload });
     const icmp = await createIcmpEchoFactory().catch((err: Error) => {
       log.warn('icmp: echo forwarding unavailable', { error: err.message });
       return null;
     });
+    direct = new DirectOutbound(egress);
     engine = new Engine({
-      tun, direct: new DirectOutbound(egress), icmp,
+      tun, direct, icmp,
       address4: config.tun.address4, address6: config.tun.address6,
       fwmark: config.route.fwmark, limits: config.limits, timeouts: config.timeouts, log,
     });
     await engine.start();
-    await routing.apply({
-      tunName: tun.name, table: config.route.table, rulePriority: config.route.rulePriority, fwmark: config.route.fwmark,
-      include: config.route.include, exclude: config.route.exclude,
-      bypassSources: [egress.address4, egress.address6].filter((a): a is string => a !== undefined),
-    });
+    await routing.apply(routingState(config, tun.name, egress));
   } catch (err) {
     await undo(routing, engine, tun, log);
     throw err;
   }
 
-  const running = new Service(routing, engine, tun, log);
-  log.info('service ready', { tun: tun.name, mtu: tun.mtu, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none' });
+  const running = new Service(config, routing, network, engine, tun, direct, egress, log);
+  running.watch(createNetworkMonitorOrNull(log));
+  log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none' });
   return running;
+}
+
+function routingState(config: Config, tunName: string, egress: EgressInfo): RoutingState {
+  return {
+    tunName, table: config.route.table, rulePriority: config.route.rulePriority, fwmark: config.route.fwmark,
+    include: config.route.include, exclude: config.route.exclude,
+    bypassSources: [egress.address4, egress.address6].filter((a): a is string => a !== undefined),
+  };
+}
+
+function describeEgress(e: EgressInfo): Record<string, string> {
+  return { interface: e.interface, address4: e.address4 ?? 'none', address6: e.address6 ?? 'none' };
+}
+
+function createNetworkMonitorOrNull(log: Logger): NetworkMonitor | null {
+  try { return createNetworkMonitor({ log }); } catch (err) {
+    log.warn('network changes will not be noticed on this OS', { error: (err as Error).message });
+    return null;
+  }
 }
 
 class Service implements RunningService {
   readonly done: Promise<void>;
   #resolveDone!: () => void;
   #stopping: Promise<void> | null = null;
+  #routingEnabled = true;
+  #monitor: NetworkMonitor | null = null;
+  /** Serializes routing changes (on/off, network changes, stop). */
+  #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly routing: RoutingManager, readonly engine: Engine, readonly tun: TunDevice, readonly log: Logger) {
+  constructor(
+    readonly config: Config,
+    readonly routing: RoutingManager,
+    readonly network: NetworkInfo,
+    readonly engine: Engine,
+    readonly tun: TunDevice,
+    readonly direct: DirectOutbound,
+    public egress: EgressInfo,
+    readonly log: Logger,
+  ) {
     this.done = new Promise((r) => (this.#resolveDone = r));
+  }
+
+  get routingEnabled(): boolean { return this.#routingEnabled; }
+
+  watch(monitor: NetworkMonitor | null): void {
+    this.#monitor = monitor;
+    monitor?.start(() => void this.#serial(() => this.#onNetworkChange()));
+  }
+
+  setRouting(enabled: boolean): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#stopping || enabled === this.#routingEnabled) return;
+      if (enabled) await this.routing.apply(routingState(this.config, this.tun.name, this.egress));
+      else await this.routing.teardown();
+      this.#routingEnabled = enabled;
+      this.log.info(enabled ? 'routing on: traffic goes through the TUN' : 'routing off: traffic takes the normal routes');
+    });
+  }
+
+  async #onNetworkChange(): Promise<void> {
+    if (this.#stopping) return;
+    let next: EgressInfo;
+    try {
+      next = await this.network.egress(this.config.egress.interface, [this.tun.name]);
+    } catch (err) {
+      // No default route right now (Wi-Fi gone, suspend): keep the last egress; direct dials fail
+      // fast until the network is back, and the next change event re-resolves it.
+      this.log.warn('network changed: no usable egress right now', { error: (err as Error).message });
+      return;
+    }
+    const prev = this.egress;
+    if (next.interface === prev.interface && next.address4 === prev.address4 && next.address6 === prev.address6) return;
+    this.log.info('network changed: new egress', { from: `${prev.interface} ${prev.address4 ?? '-'} ${prev.address6 ?? '-'}`, ...describeEgress(next) });
+    this.egress = next;
+    this.direct.update(next);
+    if (this.#routingEnabled) {
+      await this.routing.apply(routingState(this.config, this.tun.name, next)).catch((err: Error) =>
+        this.log.error('could not re-apply routing after a network change', { error: err.message }));
+    }
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn, fn);
+    this.#tail = run.catch(() => undefined);
+    return run;
   }
 
   stop(reason: string): Promise<void> {
     this.#stopping ??= (async () => {
       this.log.info('stopping', { reason });
+      this.#monitor?.stop();
+      await this.#tail;
       const c = this.engine.counters;
       await undo(this.routing, this.engine, this.tun, this.log);
       this.log.info('stopped; routes and rules restored, TUN removed', {

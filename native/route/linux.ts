@@ -170,8 +170,8 @@ export class LinuxNetworkInfo implements NetworkInfo {
     this.#ip = options.ip ?? ['ip'];
   }
 
-  async egress(name: string): Promise<EgressInfo> {
-    const iface = name === 'auto' ? await this.#defaultRouteInterface() : name;
+  async egress(name: string, exclude: string[] = []): Promise<EgressInfo> {
+    const iface = name === 'auto' ? await this.#defaultRouteInterface(exclude) : name;
     let json: string;
     try {
       json = await runIp(this.#ip, ['-json', 'addr', 'show', 'dev', iface]);
@@ -189,10 +189,10 @@ export class LinuxNetworkInfo implements NetworkInfo {
     return { interface: iface, ...(address4 ? { address4 } : {}), ...(address6 ? { address6 } : {}) };
   }
 
-  async #defaultRouteInterface(): Promise<string> {
+  async #defaultRouteInterface(exclude: string[]): Promise<string> {
     for (const family of [4, 6] as const) {
       const routes = JSON.parse(await runIp(this.#ip, [`-${family}`, '-json', 'route', 'show', 'table', 'main', 'default']) || '[]') as Array<{ dev?: string; metric?: number }>;
-      const best = routes.filter((r) => r.dev).sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
+      const best = routes.filter((r) => r.dev && !exclude.includes(r.dev)).sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
       if (best?.dev) return best.dev;
     }
     throw new Error('no default route in the main routing table (IPv4 or IPv6); name the egress interface explicitly');
