@@ -61,3 +61,85 @@ export function libc(): Libc {
   };
   return cached;
 }
+
+// --- Socket relay (native/relay/linux-splice.ts): splice(2), pipes, epoll, eventfd. -----------------
+// Values are the Linux generic ABI (x86_64, aarch64); struct epoll_event is packed only on x86_64.
+
+/** splice(2) flags (linux/splice.h). */
+export const SPLICE_F_MOVE = 0x01;
+export const SPLICE_F_NONBLOCK = 0x02;
+/** O_NONBLOCK for pipe2(2) and eventfd(2) (EFD_NONBLOCK has the same value). */
+export const O_NONBLOCK = 0o4000;
+/** fcntl(2) pipe capacity commands. */
+export const F_SETPIPE_SZ = 1031;
+export const F_GETPIPE_SZ = 1032;
+/** epoll(7) constants (sys/epoll.h). */
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLLIN = 0x001;
+export const EPOLLOUT = 0x004;
+export const EPOLLERR = 0x008;
+export const EPOLLHUP = 0x010;
+export const EPOLLRDHUP = 0x2000;
+export const EPOLLET = 0x80000000;
+/** sizeof(struct epoll_event) and the offset of its 64-bit data field (packed on x86_64 only). */
+export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+export const EPOLL_EVENT_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+/** shutdown(2) and socket option numbers (asm-generic/socket.h). */
+export const SHUT_WR = 1;
+export const SOL_SOCKET = 1;
+export const SO_ERROR = 4;
+/** errno values the relay reacts to (asm-generic/errno-base.h, errno.h). */
+export const EINTR = 4;
+export const EAGAIN = 11;
+export const EPIPE = 32;
+export const ECONNRESET = 104;
+
+/** The libc functions the splice relay needs; raw koffi functions (no wrapper on the hot path). */
+export interface RelayLibc {
+  /** splice(2) with NULL offsets: both ends are pipes or sockets. Returns bytes moved, 0 on EOF, -1. */
+  splice(fdIn: number, offIn: null, fdOut: number, offOut: null, len: number, flags: number): number;
+  /** pipe2(2) into a two-element Int32Array [read end, write end]. */
+  pipe2(fds: Int32Array, flags: number): number;
+  /** fcntl(2) with an integer argument (F_SETPIPE_SZ, F_GETPIPE_SZ). */
+  fcntlInt(fd: number, cmd: number, arg: number): number;
+  epollCreate1(flags: number): number;
+  /** epoll_ctl(2); `event` is one struct epoll_event (EPOLL_EVENT_SIZE bytes) or null for DEL. */
+  epollCtl(epfd: number, op: number, fd: number, event: Buffer | null): number;
+  /** epoll_wait(2) into `events` (maxEvents × EPOLL_EVENT_SIZE bytes); blocks up to timeoutMs. */
+  epollWait(epfd: number, events: Buffer, maxEvents: number, timeoutMs: number): number;
+  eventfd(initval: number, flags: number): number;
+  read(fd: number, buf: Buffer, len: number): number;
+  write(fd: number, buf: Buffer, len: number): number;
+  shutdown(fd: number, how: number): number;
+  /** getsockopt(2) of an int option: `value` and `len` are one-element Int32Arrays (len = 4). */
+  getsockoptInt(fd: number, level: number, name: number, value: Int32Array, len: Int32Array): number;
+  close(fd: number): number;
+  /** errno of the last failed call on this thread. */
+  errno(): number;
+}
+
+let cachedRelay: RelayLibc | undefined;
+
+/** Returns the relay's libc bindings (per thread: a worker loads its own), loading libc.so.6 once. */
+export function relayLibc(): RelayLibc {
+  if (cachedRelay) return cachedRelay;
+  const lib = koffi.load('libc.so.6');
+  const fcntl = lib.func('int fcntl(int fd, int cmd, ...)');
+  cachedRelay = {
+    splice: lib.func('intptr_t splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)') as RelayLibc['splice'],
+    pipe2: lib.func('int pipe2(int *fds, int flags)') as RelayLibc['pipe2'],
+    fcntlInt: (fd, cmd, arg) => fcntl(fd, cmd, 'int', arg) as number,
+    epollCreate1: lib.func('int epoll_create1(int flags)') as RelayLibc['epollCreate1'],
+    epollCtl: lib.func('int epoll_ctl(int epfd, int op, int fd, void *event)') as RelayLibc['epollCtl'],
+    epollWait: lib.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)') as RelayLibc['epollWait'],
+    eventfd: lib.func('int eventfd(unsigned int initval, int flags)') as RelayLibc['eventfd'],
+    read: lib.func('intptr_t read(int fd, void *buf, size_t count)') as RelayLibc['read'],
+    write: lib.func('intptr_t write(int fd, const void *buf, size_t count)') as RelayLibc['write'],
+    shutdown: lib.func('int shutdown(int fd, int how)') as RelayLibc['shutdown'],
+    getsockoptInt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)') as RelayLibc['getsockoptInt'],
+    close: lib.func('int close(int fd)') as RelayLibc['close'],
+    errno: () => koffi.errno(),
+  };
+  return cachedRelay;
+}

@@ -17,12 +17,9 @@ import { Session, SessionState } from '../flow/session.js';
 import { NatPorts } from '../flow/nat-ports.js';
 import { bytesEqual, IPPROTO_TCP, PacketInfo, ParseStatus, TCP_ACK_FLAG, TCP_RST, TCP_SYN } from '../wire/ip.js';
 import { rewriteTuple } from '../wire/nat.js';
-import { buildTcpResetFor, buildUnreachableFor, UNREACH_ADMIN, UNREACH_HOST, UNREACH_NET } from '../wire/build.js';
+import { buildTcpResetFor, buildUnreachableFor, UNREACH_ADMIN, UNREACH_HOST, UNREACH_NET, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../wire/build.js';
 import type { EngineContext } from './context.js';
 import type { StreamRelay } from '../os/relay.js';
-
-/** virtio_net_hdr.flags bit: the transport checksum is partial (linux/virtio_net.h). */
-const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 
 /** How long a closed session keeps its mapping, so the last ACKs of the close still pass. */
 const LINGER_MS = 10_000;

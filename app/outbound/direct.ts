@@ -31,8 +31,16 @@ export class DirectOutbound {
   udpSocket(family: 4 | 6): dgram.Socket | null {
     const address = family === 4 ? this.egress.address4 : this.egress.address6;
     if (address === undefined) return null;
-    const sock = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6' });
+    const sock = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literalLookup });
     sock.bind({ address, port: 0 });
     return sock;
   }
+}
+
+/**
+ * dgram resolves every send's address through dns.lookup (a regex and a nextTick per datagram);
+ * ours are always IP literals, so answer at once.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  callback(null, address, family === 6 || family === 'IPv6' ? 6 : 4);
 }

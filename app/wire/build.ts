@@ -2,13 +2,16 @@
 // ICMP errors and echo replies). Each returns a fresh Buffer — the TUN write queue keeps it until the
 // OS has it — with every checksum computed in full. Used per *reply datagram*, never for relayed TCP.
 // `headroom` zero bytes precede the IP header: an all-zero virtio-net header means "no offload".
-import { checksum, sum16 } from './checksum.js';
+import { checksum, fold, sum16 } from './checksum.js';
 import {
   IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPV4_HEADER_LEN, IPV6_HEADER_LEN, TCP_ACK,
   TCP_ACK_FLAG, TCP_FIN, TCP_RST, TCP_SEQ, TCP_SYN, UDP_HEADER_LEN, type PacketInfo,
 } from './ip.js';
 
 const DEFAULT_TTL = 64;
+/** struct virtio_net_hdr: its size, and the flag for a partial transport checksum (linux/virtio_net.h). */
+export const VIRTIO_NET_HDR_LEN = 10;
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 let nextIpv4Id = 1;
 
 /** Writes a 20-byte IPv4 header with its checksum at buf[0]. */
@@ -50,7 +53,10 @@ function writeIpHeader(buf: Uint8Array, proto: number, src: Uint8Array, dst: Uin
   return IPV4_HEADER_LEN;
 }
 
-/** A UDP datagram from src:sport to dst:dport carrying `payload` (addresses 4 or 16 bytes). */
+/**
+ * A UDP datagram from src:sport to dst:dport carrying `payload` (addresses 4 or 16 bytes). With a
+ * virtio-net headroom the checksum is left to the OS (NEEDS_CSUM); without, it is computed here.
+ */
 export function buildUdpPacket(src: Uint8Array, sport: number, dst: Uint8Array, dport: number, payload: Uint8Array, headroom = 0): Buffer {
   const hl = headerLen(src);
   const l4Len = UDP_HEADER_LEN + payload.length;
@@ -63,6 +69,19 @@ export function buildUdpPacket(src: Uint8Array, sport: number, dst: Uint8Array, 
   buf[hl + 4] = l4Len >>> 8; buf[hl + 5] = l4Len & 0xff;
   buf[hl + 6] = 0; buf[hl + 7] = 0;
   buf.set(payload, hl + UDP_HEADER_LEN);
+  if (headroom >= VIRTIO_NET_HDR_LEN) {
+    // Checksum offload: mark the packet NEEDS_CSUM and leave only the folded pseudo-header sum in
+    // the field; the kernel trusts it on local delivery and completes it if it forwards the packet.
+    // Saves summing every payload byte in JavaScript.
+    const h = headroom - VIRTIO_NET_HDR_LEN;
+    out[h] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    out[h + 6] = hl & 0xff; out[h + 7] = hl >>> 8;           // csum_start (LE), from the IP header
+    out[h + 8] = 6; out[h + 9] = 0;                          // csum_offset (LE): UDP checksum field
+    const aLen = hl === IPV6_HEADER_LEN ? 16 : 4, srcOff = hl === IPV6_HEADER_LEN ? 8 : 12;
+    const partial = fold(sum16(buf, srcOff, aLen * 2, IPPROTO_UDP + l4Len));
+    buf[hl + 6] = partial >>> 8; buf[hl + 7] = partial & 0xff;
+    return out;
+  }
   let c = l4Checksum(buf, hl === IPV6_HEADER_LEN, IPPROTO_UDP, hl, l4Len);
   if (c === 0) c = 0xffff; // RFC 768: a computed zero is sent as all ones
   buf[hl + 6] = c >>> 8; buf[hl + 7] = c & 0xff;

@@ -58,17 +58,18 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 function log(msg: string): void { process.stderr.write(`[bench] ${msg}\n`); }
 
-async function measure(name: string, client: string, peers: PeerSet, pin: (cpus: string) => Promise<void>): Promise<Figures> {
+/** Fills `f` as it goes, so a failure midway still prints what was measured. */
+async function measure(name: string, client: string, peers: PeerSet, pin: (cpus: string) => Promise<void>, f: Partial<Figures>): Promise<void> {
   log(`${name}: TCP 1 stream upload`);
-  const tcp1Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: false });
+  f.tcp1Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: false });
   log(`${name}: TCP 1 stream download`);
-  const tcp1Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: true });
+  f.tcp1Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: true });
   log(`${name}: TCP 4 streams upload`);
-  const tcp4Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: false });
+  f.tcp4Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: false });
   log(`${name}: TCP 4 streams download`);
-  const tcp4Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: true });
+  f.tcp4Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: true });
   log(`${name}: UDP rate search (≤ ${UDP_MAX_LOSS} % loss)`);
-  const udp = await iperfUdpSearch(client, TARGET, { seconds: Math.min(SECONDS, 2), maxLossPercent: UDP_MAX_LOSS, log: (m) => log(`${name}:   ${m}`) });
+  f.udp = await iperfUdpSearch(client, TARGET, { seconds: Math.min(SECONDS, 2), maxLossPercent: UDP_MAX_LOSS, log: (m) => log(`${name}:   ${m}`) });
   log(`${name}: TCP request/response, 64 bytes, everything on CPU 0`);
   await pin('0');
   let rr: { p50us: number; p99us: number; count: number };
@@ -76,10 +77,11 @@ async function measure(name: string, client: string, peers: PeerSet, pin: (cpus:
     rr = await peers.client(client, ['rr', TARGET, KIT_PORTS.echo, 3, 64], 30_000, { cpus: '0' });
   } finally { await pin(allCpus()); }
   if (!rr.count) throw new Error(`rr failed: ${JSON.stringify(rr)}`);
+  f.rrP50us = rr.p50us; f.rrP99us = rr.p99us;
   log(`${name}: new TCP connections per second (connect, 64 B each way, close; 8 at a time)`);
   const cps = await peers.client<{ perSec: number; errors: number; done: number }>(client, ['cps', TARGET, KIT_PORTS.once, 3, 8], 30_000);
   if (!cps.done) throw new Error(`cps failed: ${JSON.stringify(cps)}`);
-  return { tcp1Up, tcp1Down, tcp4Up, tcp4Down, udp, rrP50us: rr.p50us, rrP99us: rr.p99us, cps: cps.perSec, cpsErrors: cps.errors };
+  f.cps = cps.perSec; f.cpsErrors = cps.errors;
 }
 
 function allCpus(): string { return `0-${cpus().length - 1}`; }
@@ -90,16 +92,16 @@ async function taskset(pid: number | undefined, cpuList: string): Promise<void> 
   await new Promise<void>((resolve, reject) => execFile('taskset', ['-a', '-p', '-c', cpuList, String(pid)], (e) => (e ? reject(e) : resolve())));
 }
 
-async function kernelRun(): Promise<Figures> {
+async function kernelRun(f: Partial<Figures>): Promise<void> {
   const topo = await routedTopology(lab);
   const peers = await PeerSet.create(lab, topo.server);
   peersList.push(peers);
   await peers.iperf3(TARGET);
   await peers.kit([TARGET]);
-  return measure('kernel', topo.client, peers, (c) => taskset(peers.pid('kit'), c));
+  await measure('kernel', topo.client, peers, (c) => taskset(peers.pid('kit'), c), f);
 }
 
-async function switchyardRun(): Promise<Figures> {
+async function switchyardRun(f: Partial<Figures>): Promise<void> {
   const topo = await standardTopology(lab);
   const peers = await PeerSet.create(lab, topo.server);
   peersList.push(peers);
@@ -111,15 +113,14 @@ async function switchyardRun(): Promise<Figures> {
   const r = await execIn(topo.client, 'ip', ['route', 'get', TARGET]);
   if (!/ dev sy0 /.test(r.stdout)) throw new Error(`${TARGET} is not routed into sy0 while the service runs: ${r.stdout}`);
   await new Promise((res) => setTimeout(res, 500));
-  const rssIdleKiB = await s.rssKiB();
+  f.rssIdleKiB = await s.rssKiB();
   try {
-    const f = await measure('switchyard', topo.client, peers, async (c) => { await taskset(peers.pid('kit'), c); await taskset(s.pid, c); });
-    f.rssIdleKiB = rssIdleKiB;
+    await measure('switchyard', topo.client, peers, async (c) => { await taskset(peers.pid('kit'), c); await taskset(s.pid, c); }, f);
     f.rssPeakKiB = await s.peakRssKiB();
     const stopped = await s.stop('SIGTERM');
     if (stopped.code !== 0) log(`warning: the service exited ${JSON.stringify(stopped)} on SIGTERM`);
-    return f;
   } catch (e) {
+    if (s.running) f.rssPeakKiB = await s.peakRssKiB().catch(() => undefined);
     throw new Error(`${(e as Error).message}\n--- switchyard log ---\n${s.tail()}`);
   }
 }
@@ -135,21 +136,22 @@ function ratio(sy: number | undefined, k: number | undefined): string {
   return `${(sy / k).toFixed(2)}×`;
 }
 
-function table(k: Figures | undefined, s: Figures | undefined): string {
+function table(k: Partial<Figures>, s: Partial<Figures>): string {
   const rows: [string, string, string, string][] = [['measurement', 'kernel routing', 'switchyard', 'switchyard / kernel']];
-  const add = (label: string, get: (f: Figures) => number | undefined, fmt: (v: number) => string): void => {
-    const kv = k ? get(k) : undefined, sv = s ? get(s) : undefined;
+  const add = (label: string, get: (f: Partial<Figures>) => number | undefined, fmt: (v: number) => string): void => {
+    const kv = get(k), sv = get(s);
     rows.push([label, kv === undefined ? '—' : fmt(kv), sv === undefined ? '—' : fmt(sv), ratio(sv, kv)]);
   };
   add('TCP 1 stream upload', (f) => f.tcp1Up, gbit);
   add('TCP 1 stream download (-R)', (f) => f.tcp1Down, gbit);
   add('TCP 4 streams upload', (f) => f.tcp4Up, gbit);
   add('TCP 4 streams download (-R)', (f) => f.tcp4Down, gbit);
-  add(`UDP best rate with ≤ ${UDP_MAX_LOSS} % loss (1400 B)`, (f) => f.udp.receivedBps, gbit);
+  const bound = (f: Partial<Figures>, v: number): string => `${gbit(v)}${f.udp?.senderBound ? ' *' : ''}`;
+  rows.push([`UDP best rate with ≤ ${UDP_MAX_LOSS} % loss (1400 B)`, k.udp ? bound(k, k.udp.receivedBps) : '—', s.udp ? bound(s, s.udp.receivedBps) : '—', ratio(s.udp?.receivedBps, k.udp?.receivedBps)]);
   add('TCP req/resp 64 B p50 (lower is better)', (f) => f.rrP50us, (v) => `${v.toFixed(1)} µs`);
   add('TCP req/resp 64 B p99 (lower is better)', (f) => f.rrP99us, (v) => `${v.toFixed(1)} µs`);
   add('new TCP connections per second', (f) => f.cps, (v) => `${Math.round(v)}/s`);
-  rows.push(['service RSS idle / peak (VmHWM)', '—', s?.rssIdleKiB ? `${(s.rssIdleKiB / 1024).toFixed(1)} / ${((s.rssPeakKiB ?? 0) / 1024).toFixed(1)} MiB` : '—', '—']);
+  rows.push(['service RSS idle / peak (VmHWM)', '—', s.rssIdleKiB ? `${(s.rssIdleKiB / 1024).toFixed(1)} / ${((s.rssPeakKiB ?? 0) / 1024).toFixed(1)} MiB` : '—', '—']);
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r, j) => {
     const line = r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  │  ');
@@ -161,11 +163,11 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the bench creates network namespaces: run it as root');
   const m = await machine();
   log(`machine: ${m}`);
-  let k: Figures | undefined, s: Figures | undefined;
+  const k: Partial<Figures> = {}, s: Partial<Figures> = {};
   let failure: Error | undefined;
   try {
-    if (ONLY !== 'switchyard') k = await kernelRun();
-    if (ONLY !== 'kernel') s = await switchyardRun();
+    if (ONLY !== 'switchyard') await kernelRun(k);
+    if (ONLY !== 'kernel') await switchyardRun(s);
   } catch (e) { failure = e as Error; }
   await cleanup();
   const out = [
@@ -183,7 +185,8 @@ async function main(): Promise<void> {
     `- Both ends of the traffic (iperf3 / Node kit client and server), the kernel's forwarding and Switchyard all share`,
     `  this ${cpus().length}-core machine: Switchyard's CPU time competes with the ends it serves, the kernel's forwarding mostly runs in`,
     '  the senders\' softirq context.',
-    `- UDP: iperf3 with 1400-byte datagrams; the highest offered rate found whose loss is ≤ ${UDP_MAX_LOSS} %, reported as received rate.`,
+    `- UDP: iperf3 with 1400-byte datagrams and 4 MiB socket buffers (-w 4M); the highest offered rate found whose loss is ≤ ${UDP_MAX_LOSS} %, reported as received rate.`,
+    '  * = the iperf3 sender could not offer more (no loss even then): the figure is the sender\'s limit, so the ratio is a floor.',
     '- req/resp: one connection, 64 bytes each way, client, server (and the service) pinned to CPU 0.',
     '- connections/s: connect, send 64 B, receive 64 B, the server closes; 8 concurrent loops for 3 s.',
     '',

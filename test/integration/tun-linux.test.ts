@@ -59,9 +59,13 @@ describe('LinuxTunDevice in a network namespace', () => {
     expect(await netState(ns)).toBe(before);
   });
 
-  it('delivers written packets to the kernel (echo replies come back), two writes in one tick give two, errors never throw, and the process exits by itself', async () => {
-    const r = await lab.exec(ns, process.execPath, [fixture, 'echo', JSON.stringify(opts)], { timeoutMs: 20_000 });
+  it.each([
+    { offload: 'auto', headroom: 10, mode: 'csum+tso4+tso6' },
+    { offload: 'off', headroom: 0, mode: 'none' },
+  ])('offload $offload: delivers written packets to the kernel (echo replies come back), two writes in one tick give two, errors never throw, and the process exits by itself', async ({ offload, headroom, mode }) => {
+    const r = await lab.exec(ns, process.execPath, [fixture, 'echo', JSON.stringify({ ...opts, offload })], { timeoutMs: 20_000 });
     const out = lines(r.stdout);
+    expect(out.find((l) => l.event === 'open')).toMatchObject({ headroom, offload: mode });
     const echo = out.find((l) => l.event === 'echo')!;
     expect(echo.writes).toEqual([true, true, true, true]);
     expect(echo.replies).toEqual(expect.arrayContaining([

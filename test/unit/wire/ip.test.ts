@@ -260,3 +260,22 @@ describe('rewriteTuple on CHECKSUM_PARTIAL packets (virtio-net NEEDS_CSUM)', () 
     }
   });
 });
+
+describe('buildUdpPacket with a virtio-net header (checksum offload)', () => {
+  it.each([false, true])('marks NEEDS_CSUM with csum_start/offset; completing it like the kernel gives a valid checksum (IPv6: %s)', (v6) => {
+    const payload = Buffer.from(Array.from({ length: 1001 }, (_, i) => (i * 13) & 0xff));
+    const p = v6 ? buildUdpPacket(ip6('2001:db8:2::10'), 53, ip6('fd00:5359::1'), 40000, payload, 10)
+      : buildUdpPacket(ip4('198.51.100.10'), 53, ip4('198.18.0.1'), 40000, payload, 10);
+    expect(p[0]).toBe(1); // VIRTIO_NET_HDR_F_NEEDS_CSUM
+    expect(p[1]).toBe(0); // no GSO
+    const ipLen = v6 ? 40 : 20;
+    expect(p.readUInt16LE(6)).toBe(ipLen); // csum_start
+    expect(p.readUInt16LE(8)).toBe(6); // csum_offset
+    const pkt = Buffer.from(p.subarray(10));
+    let s = 0;
+    for (let i = ipLen; i < pkt.length; i += 2) s += (pkt[i]! << 8) | (pkt[i + 1] ?? 0);
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    pkt.writeUInt16BE(~s & 0xffff, ipLen + 6);
+    expect(checksumsValid(pkt)).toBe(true);
+  });
+});

@@ -1,0 +1,155 @@
+// app/protocol — the data shapes the service reports: sessions with their app and device, per-app and
+// per-device aggregates, usage buckets, status, and the live `tick`. Each shape is one zod schema; the
+// TypeScript type of the same name is derived from it (z.infer), never written twice.
+// Units are in the names: times are Unix epoch milliseconds (`…At`, `lastSeen`, `since`), durations
+// `…Ms`, counters in bytes and packets, rates in bytes per second (`…PerSec`). "In" is towards the app
+// (received), "out" is from the app (sent), as in the engine.
+import { z } from 'zod';
+
+const count = () => z.number().int().nonnegative();
+const epochMs = () => z.number().int().nonnegative();
+const rate = () => z.number().nonnegative();
+
+/** Transport protocols a session can have. */
+export const SESSION_PROTOCOLS = ['tcp', 'udp', 'icmp'] as const;
+/** Session states (the engine's names; app/control checks at compile time that they agree). */
+export const SESSION_STATES = ['connecting', 'established', 'half-closed', 'closed'] as const;
+
+export const SessionProtocolSchema = z.enum(SESSION_PROTOCOLS);
+export const SessionStateSchema = z.enum(SESSION_STATES);
+
+/** The process behind a local flow, or why it is not known (a real value, not an error). */
+export const AppRefSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('process'),
+    pid: count(),
+    name: z.string(),
+    exe: z.string(),
+    cmdline: z.array(z.string()),
+    uid: count(),
+    user: z.string(),
+  }),
+  z.object({ kind: z.literal('unknown'), reason: z.string() }),
+]);
+/** The process behind a local flow, or why it is not known. */
+export type AppRef = z.infer<typeof AppRefSchema>;
+
+/** The device a flow comes from: this computer (`local`) or another host on the network. */
+export const DeviceRefSchema = z.object({
+  address: z.string(),
+  mac: z.string().optional(),
+  hostname: z.string().optional(),
+  local: z.boolean(),
+});
+/** The device a flow comes from. */
+export type DeviceRef = z.infer<typeof DeviceRefSchema>;
+
+/** The counters of a session that change while it lives (the `updated` rows of a tick). */
+export const SessionCountersSchema = z.object({
+  id: count(),
+  state: SessionStateSchema,
+  lastSeen: epochMs(),
+  bytesIn: count(), bytesOut: count(),
+  packetsIn: count(), packetsOut: count(),
+});
+/** The counters of a session that change while it lives. */
+export type SessionCounters = z.infer<typeof SessionCountersSchema>;
+
+/** One flow through the engine, as the app sees it (src is the app's side). */
+export const SessionSchema = SessionCountersSchema.extend({
+  protocol: SessionProtocolSchema,
+  family: z.union([z.literal(4), z.literal(6)]),
+  src: z.string(), srcPort: count(),
+  dst: z.string(), dstPort: count(),
+  startedAt: epochMs(),
+  app: AppRefSchema,
+  device: DeviceRefSchema,
+  /** The destination's name when DNS told us (later). */
+  domain: z.string().optional(),
+});
+/** One flow through the engine, as the app sees it. */
+export type Session = z.infer<typeof SessionSchema>;
+
+/** Traffic totals and current rates over the service's sliding window. */
+export const AggregateSchema = z.object({
+  bytesIn: count(), bytesOut: count(),
+  packetsIn: count(), packetsOut: count(),
+  bytesInPerSec: rate(), bytesOutPerSec: rate(),
+  sessionsLive: count(), sessionsTotal: count(),
+  firstSeen: epochMs(), lastSeen: epochMs(),
+});
+/** Traffic totals and current rates. */
+export type Aggregate = z.infer<typeof AggregateSchema>;
+
+/** One app (all its processes' sessions) with its aggregate; `key` identifies it in filters and ticks. */
+export const AppSummarySchema = AggregateSchema.extend({
+  key: z.string(),
+  kind: z.enum(['process', 'unknown']),
+  name: z.string(),
+  exe: z.string(),
+  /** Users that ran it, pids seen (most recent last, bounded by the service). */
+  users: z.array(z.string()),
+  pids: z.array(count()),
+});
+/** One app with its aggregate. */
+export type AppSummary = z.infer<typeof AppSummarySchema>;
+
+/** One device with its aggregate; `address` identifies it. */
+export const DeviceSummarySchema = AggregateSchema.extend(DeviceRefSchema.shape);
+/** One device with its aggregate. */
+export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
+
+/** One time bucket of usage history; `start` is the bucket's first millisecond. */
+export const UsageBucketSchema = z.object({
+  start: epochMs(),
+  bytesIn: count(), bytesOut: count(),
+  packetsIn: count(), packetsOut: count(),
+});
+/** One time bucket of usage history. */
+export type UsageBucket = z.infer<typeof UsageBucketSchema>;
+
+/** What `status` answers. */
+export const StatusSchema = z.object({
+  version: z.string(),
+  uptimeMs: count(),
+  routing: z.boolean(),
+  tun: z.object({ name: z.string(), mtu: count(), offload: z.boolean() }),
+  egress: z.object({ interface: z.string(), address4: z.string().optional(), address6: z.string().optional() }),
+  counts: z.object({
+    sessions: z.object({ tcp: count(), udp: count(), icmp: count(), total: count() }),
+    bytesIn: count(), bytesOut: count(),
+    packetsIn: count(), packetsOut: count(),
+    /** Dropped packets by reason ("malformed", "limit", …). */
+    drops: z.record(z.string(), count()),
+  }),
+});
+/** What `status` answers. */
+export type Status = z.infer<typeof StatusSchema>;
+
+/** A rate row in a tick: `key` is an app key or a device address. */
+export const RateRowSchema = z.object({ key: z.string(), bytesInPerSec: rate(), bytesOutPerSec: rate() });
+/** A rate row in a tick. */
+export type RateRow = z.infer<typeof RateRowSchema>;
+
+/**
+ * The live `tick` event, sent at a fixed rate (default 1 s), never per packet. Session rows are
+ * deltas since the previous tick this subscriber received, and idempotent: `added` and `updated`
+ * are upserts by id, `removed` ids may be unknown to the client. `resync: true` means ticks were
+ * lost (a slow reader): rebuild the session view with `sessions.list`, then keep applying deltas.
+ */
+export const TickSchema = z.object({
+  seq: count(),
+  at: epochMs(),
+  intervalMs: count(),
+  resync: z.boolean().optional(),
+  sessions: z.object({
+    added: z.array(SessionSchema),
+    updated: z.array(SessionCountersSchema),
+    removed: z.array(count()),
+  }),
+  apps: z.array(RateRowSchema),
+  devices: z.array(RateRowSchema),
+  totals: z.object({ sessions: count(), bytesIn: count(), bytesOut: count(), bytesInPerSec: rate(), bytesOutPerSec: rate() }),
+});
+/** The live `tick` event. */
+export type Tick = z.infer<typeof TickSchema>;

@@ -1,0 +1,395 @@
+// native/process — Linux attribution (implements app/os/process.ts ProcessResolver): which local
+// process owns the socket of a new flow. Once per flow, never per packet.
+//
+//   flow tuple ─▶ socket (inode, uid)   netlink sock_diag exact lookup; UDP: + port-filtered dump
+//              │                         fallback: /proc/net/{tcp,udp}[6]; ICMP: /proc/net/icmp[6]
+//              ─▶ owner pid             inode → pid cache (verified by one readlink), else a scan of
+//              │                         /proc/*/fd: recent owners, then the socket's uid, newest first;
+//              │                         sliced (scanSliceMs per event-loop turn) and bounded (scanBudgetMs)
+//              ─▶ process info          /proc/PID/{stat,comm,exe,cmdline,status}, cached per pid with a
+//                                        TTL and keyed by start time (pid reuse); uid → name from /etc/passwd
+//
+// Everything here sees the network namespace of the process it runs in (netlink sockets and
+// /proc/net are per namespace); the service runs where the apps' sockets live.
+// Failures are values: { kind: 'unknown', reason } — this module never throws from resolve().
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Attribution, FlowKey, ProcessInfo, ProcessResolver } from '../../app/os/process.js';
+import type { Logger } from '../../app/log.js';
+import { parseAddress } from '../../app/net/cidr.js';
+import {
+  IPPROTO_TCP, IPPROTO_UDP, matchSocket, parsePasswd, parseProcNetLine, parseStatStartTime, parseStatusUid,
+  socketInode, splitCmdline, v4Mapped, type SocketEntry, type Tuple,
+} from './linux-parse.js';
+import { SockDiagSocket, errnoName } from './linux-netlink.js';
+
+const LE = endianness() === 'LE';
+const ALL_STATES = 0xffffffff;
+const TCP_TIME_WAIT = 6;
+const MAX_CACHED_INODES = 65_536;
+const MAX_RECENT_OWNERS = 16;
+
+/** Options of `LinuxProcessResolver`; every field has a default fit for the service. */
+export interface LinuxProcessResolverOptions {
+  log?: Logger;
+  /** Where the socket table comes from: netlink first ('auto'), or only one source. */
+  source?: 'auto' | 'netlink' | 'procfs';
+  /** procfs mount point (default '/proc'). */
+  procRoot?: string;
+  /** The passwd file for uid → user name (default '/etc/passwd'); re-read when it changes. */
+  passwdPath?: string;
+  /** How long process details (exe, cmdline, user) are reused for the same pid and start time. */
+  processTtlMs?: number;
+  /** Longest synchronous stretch of a /proc/*\/fd scan before yielding to the event loop. */
+  scanSliceMs?: number;
+  /** Give up the owner search after this much wall time. */
+  scanBudgetMs?: number;
+}
+
+type Found<T> = { ok: true; value: T } | { ok: false; reason: string };
+const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
+
+interface OwnerHint { pid: number; fd: string }
+interface CachedProcess { start: string; at: number; info: ProcessInfo }
+
+function errCode(e: unknown): string {
+  return (e as NodeJS.ErrnoException)?.code ?? String(e);
+}
+
+/** Resolves flows to processes on Linux with sock_diag (or /proc/net) and /proc/*\/fd. */
+export class LinuxProcessResolver implements ProcessResolver {
+  readonly stats = { lookups: 0, hits: 0, unknown: 0, totalMs: 0 };
+  /** Where each lookup's time went, for the bench (ms, summed). */
+  readonly phases = { socketMs: 0, ownerMs: 0, infoMs: 0, scans: 0, fdsRead: 0 };
+  readonly #log: Logger | undefined;
+  readonly #proc: string;
+  readonly #ttlMs: number;
+  readonly #sliceMs: number;
+  readonly #budgetMs: number;
+  readonly #users: PasswdUsers;
+  #source: 'auto' | 'netlink' | 'procfs';
+  #diag: SockDiagSocket | null = null;
+  #netlinkError = '';
+  readonly #owners = new Map<number, OwnerHint>();       // socket inode → where it was last seen
+  readonly #processes = new Map<number, CachedProcess>();
+  readonly #pidUid = new Map<number, number>();          // for scan order only
+  #recent: number[] = [];                                 // most recent owners first
+  #scanTail: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: LinuxProcessResolverOptions = {}) {
+    this.#log = options.log;
+    this.#source = options.source ?? 'auto';
+    this.#proc = options.procRoot ?? '/proc';
+    this.#ttlMs = options.processTtlMs ?? 2_000;
+    this.#sliceMs = options.scanSliceMs ?? 4;
+    this.#budgetMs = options.scanBudgetMs ?? 500;
+    this.#users = new PasswdUsers(options.passwdPath ?? '/etc/passwd');
+  }
+
+  /** Which socket table is in use: 'netlink', or 'procfs' after netlink failed (with why). */
+  get socketSource(): string {
+    return this.#source === 'procfs' ? `procfs${this.#netlinkError ? ` (${this.#netlinkError})` : ''}` : 'netlink';
+  }
+
+  async resolve(flow: FlowKey): Promise<Attribution> {
+    const t0 = performance.now();
+    this.stats.lookups++;
+    let result: Attribution;
+    try {
+      result = await this.#resolve(flow);
+    } catch (e) {
+      result = { kind: 'unknown', reason: `internal error: ${(e as Error).message}` };
+    }
+    if (result.kind === 'process') this.stats.hits++; else this.stats.unknown++;
+    this.stats.totalMs += performance.now() - t0;
+    return result;
+  }
+
+  /** Drops every cache (inode owners, process details, user names): the next lookups start cold. */
+  forget(): void {
+    this.#owners.clear();
+    this.#processes.clear();
+    this.#pidUid.clear();
+    this.#recent = [];
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#diag?.close();
+    this.#diag = null;
+    this.forget();
+  }
+
+  async #resolve(flow: FlowKey): Promise<Attribution> {
+    if (this.#closed) return { kind: 'unknown', reason: 'resolver closed' };
+    const tuple = toTuple(flow);
+    if (typeof tuple === 'string') return { kind: 'unknown', reason: tuple };
+    let t = performance.now();
+    const sock = this.#findSocket(flow.protocol, tuple);
+    this.phases.socketMs += performance.now() - t;
+    if (!sock.ok) return { kind: 'unknown', reason: sock.reason };
+    if (sock.value.inode === 0) {
+      return { kind: 'unknown', reason: sock.value.state === TCP_TIME_WAIT ? 'socket in TIME_WAIT (closed by its process)' : 'socket has no owner (not yet accepted or orphaned)' };
+    }
+    t = performance.now();
+    const owner = await this.#findOwner(sock.value.inode, sock.value.uid);
+    this.phases.ownerMs += performance.now() - t;
+    if (!owner.ok) return { kind: 'unknown', reason: owner.reason };
+    t = performance.now();
+    const info = this.#processInfo(owner.value, sock.value.uid);
+    this.phases.infoMs += performance.now() - t;
+    if (!info.ok) return { kind: 'unknown', reason: info.reason };
+    return { kind: 'process', process: info.value };
+  }
+
+  // ── socket table ────────────────────────────────────────────────────────────────────────────
+
+  #findSocket(protocol: FlowKey['protocol'], t: Tuple): Found<SocketEntry> {
+    if (protocol === 'icmp') return this.#fromProcNet('icmp', t, true);
+    if (this.#source !== 'procfs') {
+      const diag = this.#diagSocket();
+      if (diag) return this.#fromNetlink(diag, protocol, t);
+      if (this.#source === 'netlink') return fail(`netlink unavailable: ${this.#netlinkError}`);
+    }
+    return this.#fromProcNet(protocol, t, protocol === 'udp');
+  }
+
+  #diagSocket(): SockDiagSocket | null {
+    if (this.#diag) return this.#diag;
+    try {
+      this.#diag = new SockDiagSocket();
+      return this.#diag;
+    } catch (e) {
+      this.#netlinkError = (e as Error).message;
+      if (this.#source === 'auto') {
+        this.#source = 'procfs';
+        this.#log?.warn('process attribution: netlink sock_diag unavailable, reading /proc/net instead', { error: this.#netlinkError });
+      }
+      return null;
+    }
+  }
+
+  #fromNetlink(diag: SockDiagSocket, protocol: 'tcp' | 'udp', t: Tuple): Found<SocketEntry> {
+    const proto = protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
+    // Exact lookup. The kernel's UDP exact lookup takes src/dst swapped "for historical reasons"
+    // (net/ipv4/udp_diag.c: idiag_src is the packet source, i.e. the remote end) and runs the
+    // receive-path lookup, so it also finds unconnected and wildcard-bound sockets.
+    const families: (4 | 6)[] = t.family === 4 ? [4, 6] : [6]; // an IPv4 flow may be a dual-stack socket
+    let lastErrno = 0;
+    for (const family of families) {
+      const local = family === 6 ? v4Mapped(t.local) : t.local;
+      const remote = family === 6 ? v4Mapped(t.remote) : t.remote;
+      const q = protocol === 'tcp'
+        ? { src: local, srcPort: t.localPort, dst: remote, dstPort: t.remotePort }
+        : { src: remote, srcPort: t.remotePort, dst: local, dstPort: t.localPort };
+      const r = diag.query({ family, protocol: proto, dump: false, states: ALL_STATES, ...q });
+      const hit = r.sockets[0];
+      if (hit) return { ok: true, value: hit };
+      lastErrno = r.errno;
+      if (r.errno !== 0 && r.errno !== ENOENT) break;
+    }
+    if (protocol === 'udp') {
+      // Belt and braces for UDP: every socket on the local port (S_EQ filter in the kernel), then
+      // the same preference as delivery: connected exact, bound exact, bound to 0.0.0.0/::.
+      const sockets: SocketEntry[] = [];
+      for (const family of families) {
+        const zero = new Uint8Array(family === 4 ? 4 : 16);
+        const r = diag.query({ family, protocol: proto, dump: true, states: ALL_STATES, src: zero, srcPort: 0, dst: zero, dstPort: 0, localPortFilter: t.localPort });
+        sockets.push(...r.sockets);
+      }
+      const hit = matchSocket(sockets, t, true);
+      if (hit) return { ok: true, value: hit };
+    }
+    if (lastErrno !== 0 && lastErrno !== ENOENT) return fail(`netlink sock_diag failed: ${errnoName(lastErrno)}`);
+    return fail('socket not found (closed before lookup?)');
+  }
+
+  #fromProcNet(protocol: 'tcp' | 'udp' | 'icmp', t: Tuple, datagram: boolean): Found<SocketEntry> {
+    const files = t.family === 4 ? [protocol, `${protocol}6`] : [`${protocol}6`];
+    const entries: SocketEntry[] = [];
+    const errors: string[] = [];
+    for (const name of files) {
+      let text: string;
+      try { text = readFileSync(`${this.#proc}/net/${name}`, 'latin1'); } catch (e) { errors.push(`/proc/net/${name}: ${errCode(e)}`); continue; }
+      const port = `:${t.localPort.toString(16).toUpperCase().padStart(4, '0')} `;
+      for (const line of text.split('\n')) {
+        if (!line.includes(port)) continue; // cheap prefilter: the local port as it is printed
+        const e = parseProcNetLine(line, LE);
+        if (e) entries.push(e);
+      }
+    }
+    const hit = matchSocket(entries, t, datagram);
+    if (hit) return { ok: true, value: hit };
+    if (errors.length === files.length) {
+      const why = protocol === 'icmp' ? 'no ping-socket table' : this.#netlinkError ? `netlink unavailable: ${this.#netlinkError}` : 'no socket table';
+      return fail(`${why}; ${errors.join('; ')}`);
+    }
+    if (protocol === 'icmp') return fail(`no ping socket with id ${t.localPort} (closed, or a raw ICMP socket, which cannot be attributed)`);
+    return fail('socket not found (closed before lookup?)');
+  }
+
+  // ── inode → pid ─────────────────────────────────────────────────────────────────────────────
+
+  async #findOwner(inode: number, uid: number): Promise<Found<number>> {
+    const cached = this.#checkHint(inode);
+    if (cached !== null) return { ok: true, value: cached };
+    // One scan at a time: a second lookup waits, then usually finds its inode in the cache.
+    const run = this.#scanTail.then(() => {
+      const again = this.#checkHint(inode);
+      return again !== null ? { ok: true as const, value: again } : this.#scan(inode, uid);
+    });
+    this.#scanTail = run.catch(() => undefined);
+    return run;
+  }
+
+  #checkHint(inode: number): number | null {
+    const hint = this.#owners.get(inode);
+    if (!hint) return null;
+    try {
+      if (readlinkSync(`${this.#proc}/${hint.pid}/fd/${hint.fd}`) === `socket:[${inode}]`) { this.#touch(hint.pid); return hint.pid; }
+    } catch { /* closed or exited */ }
+    this.#owners.delete(inode);
+    return null;
+  }
+
+  #touch(pid: number): void {
+    if (this.#recent[0] === pid) return;
+    this.#recent = [pid, ...this.#recent.filter((p) => p !== pid)].slice(0, MAX_RECENT_OWNERS);
+  }
+
+  async #scan(inode: number, uid: number): Promise<Found<number>> {
+    this.phases.scans++;
+    const started = performance.now();
+    let pids: number[];
+    try {
+      pids = readdirSync(this.#proc).filter((n) => n.charCodeAt(0) <= 57 && n.charCodeAt(0) >= 48).map(Number);
+    } catch (e) {
+      return fail(`cannot list ${this.#proc}: ${errCode(e)}`);
+    }
+    const order = this.#scanOrder(pids, uid);
+    let denied = 0, scanned = 0, sliceStart = started;
+    for (const pid of order) {
+      if (performance.now() - sliceStart > this.#sliceMs) {
+        await yieldToLoop();
+        if (this.#closed) return fail('resolver closed');
+        sliceStart = performance.now();
+        if (sliceStart - started > this.#budgetMs) {
+          return fail(`socket owner not found within ${this.#budgetMs} ms (scanned ${scanned} of ${order.length} processes)`);
+        }
+      }
+      scanned++;
+      const r = this.#scanPid(pid, inode);
+      if (r === 'denied') denied++;
+      else if (r === true) { this.#touch(pid); return { ok: true, value: pid }; }
+    }
+    if (denied > 0) return fail(`permission denied reading /proc/PID/fd of ${denied} processes (service not root?)`);
+    return fail('socket not held by any process (closed or process exited before lookup)');
+  }
+
+  /** Recent owners of this uid first, then the rest of this uid, then everyone; newest pid first. */
+  #scanOrder(pids: number[], uid: number): number[] {
+    const live = new Set(pids);
+    for (const pid of this.#pidUid.keys()) if (!live.has(pid)) this.#pidUid.delete(pid);
+    const mine: number[] = [], others: number[] = [];
+    for (const pid of pids) {
+      let owner = this.#pidUid.get(pid);
+      if (owner === undefined) {
+        try { owner = statSync(`${this.#proc}/${pid}`).uid; } catch { continue; }
+        this.#pidUid.set(pid, owner);
+      }
+      (owner === uid ? mine : others).push(pid);
+    }
+    mine.sort((a, b) => b - a);
+    others.sort((a, b) => b - a);
+    const recent = this.#recent.filter((p) => live.has(p));
+    const first = new Set(recent);
+    return [...recent, ...mine.filter((p) => !first.has(p)), ...others.filter((p) => !first.has(p))];
+  }
+
+  /** Reads every fd link of `pid`, caching all socket inodes seen; true when `inode` is among them. */
+  #scanPid(pid: number, inode: number): boolean | 'denied' | 'gone' {
+    let fds: string[];
+    try { fds = readdirSync(`${this.#proc}/${pid}/fd`); } catch (e) {
+      return errCode(e) === 'EACCES' || errCode(e) === 'EPERM' ? 'denied' : 'gone';
+    }
+    let found = false;
+    for (const fd of fds) {
+      let link: string;
+      try { link = readlinkSync(`${this.#proc}/${pid}/fd/${fd}`); } catch { continue; }
+      this.phases.fdsRead++;
+      const ino = socketInode(link);
+      if (ino === 0) continue;
+      if (this.#owners.size >= MAX_CACHED_INODES) this.#owners.delete(this.#owners.keys().next().value!);
+      this.#owners.set(ino, { pid, fd });
+      if (ino === inode) found = true;
+    }
+    return found;
+  }
+
+  // ── pid → process details ───────────────────────────────────────────────────────────────────
+
+  #processInfo(pid: number, socketUid: number): Found<ProcessInfo> {
+    const dir = `${this.#proc}/${pid}`;
+    let start: string | null;
+    try { start = parseStatStartTime(readFileSync(`${dir}/stat`, 'latin1')); } catch (e) {
+      const code = errCode(e);
+      return fail(code === 'ENOENT' || code === 'ESRCH' ? 'process exited' : `permission denied reading /proc/${pid} (${code})`);
+    }
+    const now = performance.now();
+    const cached = this.#processes.get(pid);
+    if (cached && cached.start === start && now - cached.at < this.#ttlMs) return { ok: true, value: cached.info };
+    let name: string, cmdline: string[], status: string;
+    try {
+      name = readFileSync(`${dir}/comm`, 'utf8').replace(/\n$/, '');
+      cmdline = splitCmdline(readFileSync(`${dir}/cmdline`));
+      status = readFileSync(`${dir}/status`, 'utf8');
+    } catch (e) {
+      const code = errCode(e);
+      return fail(code === 'ENOENT' || code === 'ESRCH' ? 'process exited' : `permission denied reading /proc/${pid} (${code})`);
+    }
+    let exe = '';
+    try { exe = readlinkSync(`${dir}/exe`); } catch { /* kernel thread, exited, or another user's process without privilege */ }
+    const uid = parseStatusUid(status) ?? socketUid;
+    const info: ProcessInfo = { pid, name, exe, cmdline, uid, user: this.#users.name(uid) };
+    if (this.#processes.size > 4096) this.#processes.clear();
+    this.#processes.set(pid, { start: start ?? '', at: now, info });
+    return { ok: true, value: info };
+  }
+}
+
+const ENOENT = 2;
+
+/** The flow's addresses as bytes, or why they cannot be used. */
+function toTuple(flow: FlowKey): Tuple | string {
+  const src = parseAddress(flow.src);
+  const dst = parseAddress(flow.dst);
+  if (typeof src === 'string') return `bad flow source "${flow.src}": ${src}`;
+  if (typeof dst === 'string') return `bad flow destination "${flow.dst}": ${dst}`;
+  if (src.family !== dst.family) return `flow mixes IPv${src.family} and IPv${dst.family}`;
+  return { family: src.family, local: src.bytes, localPort: flow.srcPort, remote: dst.bytes, remotePort: flow.dstPort };
+}
+
+/** uid → user name from a passwd file, re-read (only) when a uid is missing and the file changed. */
+export class PasswdUsers {
+  #users = new Map<number, string>();
+  #mtimeMs = -1;
+  constructor(readonly path: string) {}
+
+  /** The user name for `uid`, or the uid as text. */
+  name(uid: number): string {
+    const known = this.#users.get(uid);
+    if (known !== undefined) return known;
+    try {
+      const mtime = statSync(this.path).mtimeMs;
+      if (mtime !== this.#mtimeMs) {
+        this.#users = parsePasswd(readFileSync(this.path, 'utf8'));
+        this.#mtimeMs = mtime;
+      }
+    } catch { /* no passwd file: numeric names */ }
+    return this.#users.get(uid) ?? String(uid);
+  }
+}
