@@ -9,6 +9,7 @@ import { createLogger, type LogLevel } from '../log.js';
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type Config } from '../service/config.js';
 import type { RunningService } from '../service/service.js';
 import type { Logger } from '../log.js';
+import { CONTROL_COMMANDS, connectControl, type ControlSession } from './control.js';
 
 /** Where the CLI writes; tests pass string collectors. */
 export interface CliIo {
@@ -24,12 +25,17 @@ export interface CliDeps {
   isPrivileged(): boolean;
   /** Calls `handler` on SIGINT/SIGTERM until the returned function is called. */
   onSignal(handler: (signal: NodeJS.Signals) => void): () => void;
+  /** Connects to the service's control socket (rejects with a ProtocolError); default: the real client. */
+  connect?(socketPath: string): Promise<ControlSession>;
+  /** The clock, for ages and `--since`; default Date.now. */
+  now?(): number;
 }
 
 const EXIT_OK = 0, EXIT_FAILURE = 1, EXIT_USAGE = 2;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-interface OptionSpec {
+/** One option of a command. */
+export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
   /** Placeholder shown in help, e.g. FILE. */
@@ -40,15 +46,20 @@ interface OptionSpec {
 
 type Values = Record<string, string | boolean | undefined>;
 
-interface Context { io: CliIo; deps: CliDeps; values: Values }
+/** What a command's run() gets. */
+export interface CliContext { io: CliIo; deps: Required<CliDeps>; values: Values; positionals: string[] }
+type Context = CliContext;
 
-interface Command {
+/** One entry of the command table. */
+export interface Command {
   /** The words that select it: ['up'], ['config', 'check']. */
   words: string[];
   summary: string;
   /** Paragraphs shown under the usage line of `<command> --help`. */
   description: string;
   options: Record<string, OptionSpec>;
+  /** Required positional arguments, e.g. [{ name: 'ID' }] for `close ID`. */
+  positionals?: { name: string; help: string }[];
   /** True when run() uses the service (startService, cleanupService, privilege, signals). */
   service?: boolean;
   run(ctx: Context): Promise<number>;
@@ -103,6 +114,7 @@ const COMMANDS: Command[] = [
     options: {},
     run: async ({ io }) => { io.stdout.write(DEFAULT_CONFIG_TEXT); return EXIT_OK; },
   },
+  ...CONTROL_COMMANDS,
 ];
 
 function commandName(cmd: Command): string { return cmd.words.join(' '); }
@@ -112,14 +124,16 @@ function usageLine(cmd: Command): string {
     const flag = `--${name}${o.value ? ` ${o.value}` : ''}`;
     return o.required ? flag : `[${flag}]`;
   });
-  return `switchyard ${commandName(cmd)}${opts.length ? ' ' + opts.join(' ') : ''}`;
+  const pos = (cmd.positionals ?? []).map((p) => p.name);
+  return `switchyard ${[commandName(cmd), ...pos, ...opts].join(' ')}`;
 }
 
 function commandHelp(cmd: Command): string {
   const rows: [string, string][] = Object.entries(cmd.options).map(([name, o]) =>
     [`${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`, o.help + (o.required ? ' (required)' : '')]);
   rows.push(['-h, --help', 'show this help']);
-  return `Usage: ${usageLine(cmd)}\n\n${cmd.summary[0]!.toUpperCase()}${cmd.summary.slice(1)}.\n\n${cmd.description}\n\nOptions:\n${table(rows)}`;
+  const args = cmd.positionals?.length ? `Arguments:\n${table(cmd.positionals.map((p) => [p.name, p.help]))}\n` : '';
+  return `Usage: ${usageLine(cmd)}\n\n${cmd.summary[0]!.toUpperCase()}${cmd.summary.slice(1)}.\n\n${cmd.description}\n\n${args}Options:\n${table(rows)}`;
 }
 
 function globalHelp(): string {
@@ -266,19 +280,24 @@ function isPrivileged(): boolean {
   } catch { return false; }
 }
 
-async function defaultDeps(): Promise<CliDeps> {
-  // Loaded lazily so `--help` and `config` commands never load the service (and koffi).
-  const service = await import('../service/service.js');
+/** Dependencies that load nothing heavy: signals, the clock, the control client (imported on use). */
+function baseDeps(): Omit<CliDeps, 'startService' | 'cleanupService'> {
   return {
-    startService: service.startService,
-    cleanupService: service.cleanupService,
     isPrivileged,
     onSignal(handler) {
       const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
       for (const s of signals) process.on(s, handler);
       return () => { for (const s of signals) process.off(s, handler); };
     },
+    connect: (socketPath) => connectControl(socketPath, `switchyard-cli ${version()}`),
+    now: Date.now,
   };
+}
+
+async function defaultDeps(): Promise<Pick<CliDeps, 'startService' | 'cleanupService'>> {
+  // Loaded lazily so `--help` and `config` commands never load the service (and koffi).
+  const service = await import('../service/service.js');
+  return { startService: service.startService, cleanupService: service.cleanupService };
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit status. */
@@ -315,14 +334,21 @@ export async function main(argv: string[], io: CliIo = process, deps?: Partial<C
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, o] of Object.entries(cmd.options)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   let values: Values;
+  let positionals: string[];
+  const wanted = cmd.positionals ?? [];
   try {
-    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as Values;
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals: wanted.length > 0 });
+    values = parsed.values as Values;
+    positionals = parsed.positionals;
   } catch (e) {
     // `--help` wins over any other mistake on the same line.
     if (args.includes('-h') || args.includes('--help')) { io.stdout.write(commandHelp(cmd)); return EXIT_OK; }
     return usageError(io, `${commandName(cmd)}: ${describeParseError(e)}`, `switchyard ${commandName(cmd)} --help`);
   }
   if (values.help) { io.stdout.write(commandHelp(cmd)); return EXIT_OK; }
+  const hint = `switchyard ${commandName(cmd)} --help`;
+  if (positionals.length < wanted.length) return usageError(io, `${commandName(cmd)}: ${wanted[positionals.length]!.name} is required`, hint);
+  if (positionals.length > wanted.length) return usageError(io, `${commandName(cmd)}: unexpected argument "${positionals[wanted.length]!}"`, hint);
   for (const [name, o] of Object.entries(cmd.options)) {
     if (o.required && values[name] === undefined) {
       return usageError(io, `${commandName(cmd)}: --${name} ${o.value ?? ''} is required`.replace(/ +is/, ' is'), `switchyard ${commandName(cmd)} --help`);
@@ -330,8 +356,8 @@ export async function main(argv: string[], io: CliIo = process, deps?: Partial<C
   }
   try {
     const complete = deps?.startService && deps.cleanupService && deps.isPrivileged && deps.onSignal;
-    const full = { ...(cmd.service && !complete ? await defaultDeps() : {}), ...deps } as CliDeps;
-    return await cmd.run({ io, deps: full, values });
+    const full = { ...baseDeps(), ...(cmd.service && !complete ? await defaultDeps() : {}), ...deps } as Required<CliDeps>;
+    return await cmd.run({ io, deps: full, values, positionals });
   } catch (e) {
     io.stderr.write(`switchyard: ${commandName(cmd)} failed: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT_FAILURE;

@@ -54,7 +54,8 @@ export type HandledMethod = Exclude<MethodName, InternalMethod>;
 export interface RequestContext {
   /** The peer, as the transport described it. */
   peer: string;
-  /** Aborted when the client disconnects; long handlers may stop early. */
+  /** Aborted when the connection closes. A peer that vanished is seen as a half-close (it may still
+   *  want the answer) until the answer's write fails, so this is a hint for long work, not a guarantee. */
   signal: AbortSignal;
 }
 

@@ -13,12 +13,14 @@ import type { TunDevice } from '../os/tun.js';
 import type { IcmpEchoFactory } from '../os/icmp.js';
 import type { DirectOutbound } from '../outbound/direct.js';
 import { FlowTable } from '../flow/flow-table.js';
-import { Session, SESSION_STATE_NAMES } from '../flow/session.js';
+import { Session, SESSION_STATE_NAMES, type DeviceInfo } from '../flow/session.js';
+import type { Attribution } from '../os/process.js';
 import { parseCidr, formatAddress, type Cidr } from '../net/cidr.js';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PacketInfo, ParseStatus } from '../wire/ip.js';
 import { Reassembler } from './fragments.js';
 import { JsRelay } from './relay-js.js';
 import type { StreamRelay } from '../os/relay.js';
+import type { NeighbourTable, ProcessResolver } from '../os/process.js';
 import { TcpForwarder } from './tcp.js';
 import { UdpForwarder } from './udp.js';
 import { IcmpForwarder } from './icmp.js';
@@ -37,6 +39,10 @@ export interface EngineOptions {
   address4?: string;
   address6?: string;
   fwmark: number;
+  /** Finds the local process of each new flow (once per flow); absent: apps are 'unknown'. */
+  resolver?: ProcessResolver | null;
+  /** Names other devices (MAC, hostname) by their address; absent: address only. */
+  neighbours?: NeighbourTable | null;
   /** How accepted TCP connections are joined to their outbound (default: JsRelay). */
   relay?: StreamRelay;
   limits: EngineLimits;
@@ -53,6 +59,10 @@ export interface SessionSnapshot {
   state: string;
   startedAt: number; lastSeen: number;
   bytesOut: number; bytesIn: number; packetsOut: number; packetsIn: number;
+  /** null while the process lookup runs. */
+  app: Attribution | null;
+  device: DeviceInfo | null;
+  closeReason: string;
 }
 
 export class Engine {
@@ -91,7 +101,10 @@ export class Engine {
       },
       admit: (kind) => self.#admit(kind),
       dialable: (pkt, off, len, port) => port !== 0 && !self.#inTunSubnet(pkt, off, len),
-      opened(): void { counters.sessionsOpened++; },
+      opened(s: Session): void {
+        counters.sessionsOpened++;
+        self.#attribute(s);
+      },
       closed(s: Session, reason: CloseReason): void {
         counters.sessionsClosed++;
         if (s.closeReason === '') s.closeReason = reason;
@@ -144,6 +157,30 @@ export class Engine {
       case IPPROTO_ICMP: if (info.version === 4) this.icmp.onPacket(buf, info); else this.counters.ignored++; break;
       case IPPROTO_ICMPV6: if (info.version === 6) this.icmp.onPacket(buf, info); else this.counters.ignored++; break;
       default: this.counters.ignored++;
+    }
+  }
+
+  /**
+   * Attribution, once per session: a flow from this computer (its source is the TUN's own address:
+   * the kernel picks it for routes through the TUN) gets its process; a flow from another device
+   * gets the device's MAC and name. Lookups are asynchronous and never touch the packet path.
+   */
+  #attribute(s: Session): void {
+    const src = s.srcText;
+    const local = (s.src.length === 4 ? this.#tunNet4 : this.#tunNet6)?.bytes.every((b, i) => b === s.src[i]) ?? false;
+    s.device = { address: src, local };
+    if (local) {
+      const resolver = this.#opts.resolver;
+      if (!resolver) { s.app = NO_RESOLVER; return; }
+      resolver.resolve({ protocol: protocolName(s.proto), family: s.family, src, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort })
+        .then((a) => { s.app = a; }, (err: Error) => { s.app = { kind: 'unknown', reason: `lookup failed: ${err.message}` }; });
+    } else {
+      s.app = OTHER_DEVICE;
+      this.#opts.neighbours?.lookup(src).then((n) => {
+        if (s.device === null) return;
+        if (n.mac) s.device.mac = n.mac;
+        if (n.hostname) s.device.hostname = n.hostname;
+      }, () => undefined);
     }
   }
 
@@ -211,18 +248,28 @@ export class Engine {
     this.udp.close();
     this.icmp.close();
     await this.tcp.close();
+    this.#opts.resolver?.close();
+    this.#opts.neighbours?.close();
   }
+}
+
+const NO_RESOLVER: Attribution = { kind: 'unknown', reason: 'no process resolver on this OS' };
+const OTHER_DEVICE: Attribution = { kind: 'unknown', reason: 'flow from another device' };
+
+function protocolName(proto: number): 'tcp' | 'udp' | 'icmp' {
+  return proto === IPPROTO_TCP ? 'tcp' : proto === IPPROTO_UDP ? 'udp' : 'icmp';
 }
 
 function snapshot(s: Session): SessionSnapshot {
   return {
     id: s.id,
-    protocol: s.proto === IPPROTO_TCP ? 'tcp' : s.proto === IPPROTO_UDP ? 'udp' : 'icmp',
+    protocol: protocolName(s.proto),
     family: s.family,
     src: s.srcText, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort,
     state: SESSION_STATE_NAMES[s.state],
     startedAt: s.startedAt, lastSeen: s.lastSeen,
     bytesOut: s.bytesOut, bytesIn: s.bytesIn, packetsOut: s.packetsOut, packetsIn: s.packetsIn,
+    app: s.app, device: s.device === null ? null : { ...s.device }, closeReason: s.closeReason,
   };
 }
 

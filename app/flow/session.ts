@@ -1,6 +1,15 @@
 // A session is one flow through the engine: its 5-tuple as the app sees it, its state and its
 // counters. Allocated once per flow; the packet path only bumps numbers on it.
 import { formatAddress } from '../net/cidr.js';
+import type { Attribution } from '../os/process.js';
+
+/** Where a flow comes from: this computer, or another device whose traffic we route (gateway mode). */
+export interface DeviceInfo {
+  address: string;
+  local: boolean;
+  mac?: string;
+  hostname?: string;
+}
 
 export const enum SessionState {
   /** TCP: the app's SYN is held while the destination is dialled. */
@@ -35,6 +44,10 @@ export class Session {
   hash = 0;
   /** TCP: the NAT port the app's flow is rewritten to; 0 if none. */
   natPort = 0;
+  /** The owning process, looked up once when the session opens; null while the lookup runs. */
+  app: Attribution | null = null;
+  /** The device the flow comes from; set when the session opens. */
+  device: DeviceInfo | null = null;
   #dstText: string | undefined;
 
   constructor(

@@ -140,3 +140,6 @@ export const EVENT_NAMES = Object.keys(EVENTS) as EventName[];
 export function isMethodName(name: string): name is MethodName {
   return Object.prototype.hasOwnProperty.call(METHODS, name);
 }
+
+/** What `hello` answers. */
+export type HelloResult = MethodResult<'hello'>;

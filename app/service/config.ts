@@ -16,6 +16,8 @@ export interface Config {
   limits: { maxSessions: number; maxPendingConnects: number; maxUdpSessions: number; maxMemoryMiB: number };
   timeouts: { tcpConnectMs: number; udpIdleMs: number; dnsIdleMs: number; icmpIdleMs: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  /** The control API's local socket and the group whose members may use it (with root). */
+  control: { socket: string; group: string };
 }
 
 /** A config that cannot be used; `issues` holds one human-readable line per problem. */
@@ -36,6 +38,7 @@ const DEFAULTS: Config = {
   limits: { maxSessions: 65536, maxPendingConnects: 4096, maxUdpSessions: 16384, maxMemoryMiB: 1024 },
   timeouts: { tcpConnectMs: 10_000, udpIdleMs: 60_000, dnsIdleMs: 10_000, icmpIdleMs: 30_000 },
   log: { level: 'info' },
+  control: { socket: '/run/switchyard/control.sock', group: 'switchyard' },
 };
 
 // IPv6 needs a link MTU of at least 1280 (RFC 8200 section 5). With IFF_VNET_HDR a read carries a
@@ -162,6 +165,15 @@ const schema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['debug', 'info', 'warn', 'error']).default(DEFAULTS.log.level),
+  }).prefault({}),
+  control: z.strictObject({
+    socket: z.string().superRefine((v, ctx) => {
+      if (v.includes('\0')) fail(ctx, `${show(v)} contains a NUL character`);
+      else if (!isAbsolute(v) && !v.startsWith('\\\\.\\pipe\\')) fail(ctx, `${show(v)} is not an absolute path`);
+      // sockaddr_un.sun_path holds 108 bytes with the NUL on Linux (104 on macOS).
+      else if (Buffer.byteLength(v) > 103) fail(ctx, `${show(v)} is ${Buffer.byteLength(v)} bytes long (a Unix socket path has at most 103)`);
+    }).default(DEFAULTS.control.socket),
+    group: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'is not a valid group name').default(DEFAULTS.control.group),
   }).prefault({}),
 });
 
@@ -301,4 +313,8 @@ timeouts:
 
 log:
   level: info                  # debug, info, warn or error
+
+control:
+  socket: /run/switchyard/control.sock   # the CLI's and the desktop app's way in (Windows: \\\\.\\pipe\\switchyard)
+  group: switchyard            # root and members of this group may use the socket
 `;

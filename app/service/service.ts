@@ -18,6 +18,7 @@ import { DirectOutbound } from '../outbound/direct.js';
 import { createTunFactory } from '../../native/tun/index.js';
 import { createIcmpEchoFactory } from '../../native/socket/index.js';
 import { createNetworkInfo, createNetworkMonitor, createRoutingManager } from '../../native/route/index.js';
+import { createNeighbourTable, createProcessResolver } from '../../native/process/index.js';
 
 export interface RunningService {
   /** Resolves when the service has stopped (after stop() or a fatal error). */
@@ -53,8 +54,13 @@ export async function startService(config: Config, log: Logger): Promise<Running
       return null;
     });
     direct = new DirectOutbound(egress);
+    const resolver = await createProcessResolver(log).catch((err: Error) => {
+      log.warn('attribution: no process resolver; apps will show as unknown', { error: err.message });
+      return null;
+    });
+    const neighbours = await createNeighbourTable({}).catch(() => null);
     engine = new Engine({
-      tun, direct, icmp,
+      tun, direct, icmp, resolver, neighbours,
       address4: config.tun.address4, address6: config.tun.address6,
       fwmark: config.route.fwmark, limits: config.limits, timeouts: config.timeouts, log,
     });

@@ -14,6 +14,7 @@ const DEFAULTS: Config = {
   limits: { maxSessions: 65536, maxPendingConnects: 4096, maxUdpSessions: 16384, maxMemoryMiB: 1024 },
   timeouts: { tcpConnectMs: 10000, udpIdleMs: 60000, dnsIdleMs: 10000, icmpIdleMs: 30000 },
   log: { level: 'info' },
+  control: { socket: '/run/switchyard/control.sock', group: 'switchyard' },
 };
 
 const MINIMAL = `tun:    { name: sy0, mtu: 1500 }
@@ -57,6 +58,8 @@ describe('parseConfig accepts', () => {
     ['route: { exclude: [192.168.0.0/16, "fe80::/10"] }', (c: Config) => c.route.exclude, ['192.168.0.0/16', 'fe80::/10']],
     ['egress: { interface: eth0 }', (c: Config) => c.egress.interface, 'eth0'],
     ['log: { level: debug }', (c: Config) => c.log.level, 'debug'],
+    ['control: { socket: /tmp/sy.sock, group: users }', (c: Config) => c.control, { socket: '/tmp/sy.sock', group: 'users' }],
+    ['control: { group: nogroup }', (c: Config) => c.control, { socket: '/run/switchyard/control.sock', group: 'nogroup' }],
     ['tun: { address4: "10.255.0.2/24", address6: "fd01::2/64" }', (c: Config) => [c.tun.address4, c.tun.address6], ['10.255.0.2/24', 'fd01::2/64']],
   ])('%s', (text, pick, expected) => {
     expect(pick(parseConfig(text))).toEqual(expected);
@@ -69,7 +72,7 @@ describe('parseConfig rejects, naming the key and the value', () => {
     ['rout: {}', 'rout: unknown key "rout" (did you mean "route"?)'],
     ['tun: { nmae: x }', 'tun.nmae: unknown key "nmae" (did you mean "name"?)'],
     ['tun: { adress6: "fd00::1/64" }', 'tun.adress6: unknown key "adress6" (did you mean "address6"?)'],
-    ['zebra: 1', 'zebra: unknown key "zebra" (expected one of: tun, route, egress, stateDir, limits, timeouts, log)'],
+    ['zebra: 1', 'zebra: unknown key "zebra" (expected one of: tun, route, egress, stateDir, limits, timeouts, log, control)'],
     // tun
     ['tun: { mtu: 70000 }', 'tun.mtu: 70000 is out of range 1280..65521'],
     ['tun: { mtu: 576 }', 'tun.mtu: 576 is out of range 1280..65521'],
@@ -130,6 +133,11 @@ describe('parseConfig rejects, naming the key and the value', () => {
     ['log: { level: trace }', 'log.level: "trace" is not one of debug, info, warn, error'],
     ['log: verbose', 'log: "verbose" is not a mapping'],
     ['tun: [1, 2]', 'tun: a list is not a mapping'],
+    // control
+    ['control: { socket: run/sy.sock }', 'control.socket: "run/sy.sock" is not an absolute path'],
+    [`control: { socket: /${'a'.repeat(110)} }`, `control.socket: "/${'a'.repeat(110)}" is 111 bytes long (a Unix socket path has at most 103)`],
+    ['control: { group: "bad group" }', 'control.group: "bad group" is not a valid group name'],
+    ['control: { sokcet: /x }', 'control.sokcet: unknown key "sokcet" (did you mean "socket"?)'],
   ])('%s', (text, line) => {
     expect(issues(text)).toEqual([line]);
   });

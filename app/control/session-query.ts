@@ -1,0 +1,71 @@
+// app/control — `sessions.list` semantics over a list of sessions: filter, sort, page. Pure, so the
+// service's handler is one line (querySessions(all, params)) and the rules are unit-tested here.
+//   filter.app     substring of the app's name or executable (case-insensitive); "unknown" also
+//                  matches unattributed sessions
+//   filter.device  substring of the device's address, MAC or hostname; "local" matches this machine
+//   filter.text    substring of "src:port", "dst:port", the ports, app name/exe/user, domain
+//   sort           by field, asc or desc; ties broken by id ascending (stable pages)
+// Cost: O(n) filter + O(m log m) sort per call; measured by the bench with 10k live sessions.
+import type { SessionStateName } from '../flow/session.js';
+import { SESSION_STATES, type MethodResult, type ParsedParams, type Session } from '../protocol/index.js';
+
+// The protocol declares its own state names; they must be exactly the engine's (compile-time check).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const STATES_AGREE: Same<(typeof SESSION_STATES)[number], SessionStateName> = true;
+void STATES_AGREE;
+
+type SortField = NonNullable<ParsedParams<'sessions.list'>['sort']>['field'];
+
+function appText(s: Session): string {
+  return s.app.kind === 'process' ? `${s.app.name}\n${s.app.exe}` : `unknown\n${s.app.reason}`;
+}
+
+function deviceText(s: Session): string {
+  return `${s.device.address}\n${s.device.mac ?? ''}\n${s.device.hostname ?? ''}${s.device.local ? '\nlocal' : ''}`;
+}
+
+function searchText(s: Session): string {
+  const app = s.app.kind === 'process' ? `${s.app.name}\n${s.app.exe}\n${s.app.user}\n${s.app.pid}` : 'unknown';
+  const ep = (a: string, p: number) => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
+  return `${ep(s.src, s.srcPort)}\n${ep(s.dst, s.dstPort)}\n${s.src}\n${s.dst}\n${s.srcPort}\n${s.dstPort}\n${app}\n${s.domain ?? ''}\n${s.device.hostname ?? ''}`;
+}
+
+const KEYS: Record<SortField, (s: Session) => number | string> = {
+  id: (s) => s.id,
+  startedAt: (s) => s.startedAt,
+  lastSeen: (s) => s.lastSeen,
+  bytes: (s) => s.bytesIn + s.bytesOut,
+  bytesIn: (s) => s.bytesIn,
+  bytesOut: (s) => s.bytesOut,
+  packetsIn: (s) => s.packetsIn,
+  packetsOut: (s) => s.packetsOut,
+  protocol: (s) => s.protocol,
+  state: (s) => s.state,
+  app: (s) => (s.app.kind === 'process' ? s.app.name.toLowerCase() : '\uffff'), // unknown sorts last
+  device: (s) => s.device.hostname ?? s.device.address,
+  dst: (s) => s.domain ?? s.dst,
+};
+
+/** Applies a `sessions.list` request's filter, sort and page to `sessions`. */
+export function querySessions(sessions: Iterable<Session>, params: ParsedParams<'sessions.list'>): MethodResult<'sessions.list'> {
+  const f = params.filter ?? {};
+  const app = f.app?.toLowerCase(), device = f.device?.toLowerCase(), text = f.text?.toLowerCase();
+  const matched: Session[] = [];
+  for (const s of sessions) {
+    if (f.protocol && s.protocol !== f.protocol) continue;
+    if (f.state && s.state !== f.state) continue;
+    if (app && !appText(s).toLowerCase().includes(app)) continue;
+    if (device && !deviceText(s).toLowerCase().includes(device)) continue;
+    if (text && !searchText(s).toLowerCase().includes(text)) continue;
+    matched.push(s);
+  }
+  const field = params.sort?.field ?? 'id';
+  const dir = params.sort?.order === 'desc' ? -1 : 1;
+  const key = KEYS[field];
+  matched.sort((a, b) => {
+    const ka = key(a), kb = key(b);
+    const c = ka < kb ? -1 : ka > kb ? 1 : 0;
+    return c !== 0 ? c * dir : a.id - b.id;
+  });
+  return { total: matched.length, offset: params.offset, sessions: matched.slice(params.offset, params.offset + params.limit) };
+}
