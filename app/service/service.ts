@@ -19,6 +19,7 @@ import { createTunFactory } from '../../native/tun/index.js';
 import { createIcmpEchoFactory } from '../../native/socket/index.js';
 import { createNetworkInfo, createNetworkMonitor, createRoutingManager } from '../../native/route/index.js';
 import { createNeighbourTable, createProcessResolver } from '../../native/process/index.js';
+import { raiseOpenFileLimit } from '../../native/limits.js';
 
 export interface RunningService {
   /** Resolves when the service has stopped (after stop() or a fatal error). */
@@ -37,6 +38,11 @@ export interface RunningService {
 
 /** Validated config in, running service out; nothing on the OS is touched before this is called. */
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
+  // Two sockets per TCP session, one per UDP endpoint, plus headroom for the rest.
+  const wantFiles = config.limits.maxSessions * 2 + 4096;
+  const files = raiseOpenFileLimit(wantFiles);
+  if (files !== -1 && files < wantFiles) log.warn('the open-file limit is below what limits.maxSessions needs; sessions will fail with EMFILE before the limit', { openFiles: files, wanted: wantFiles });
+
   const routing = createRoutingManager({ stateDir: config.stateDir, log });
   for (const line of await routing.recover()) log.warn(`recovered from an earlier run: ${line}`);
 
