@@ -38,7 +38,7 @@ export class EngineCounters {
 }
 
 /** Why a session ended; shown in logs and (later) in the UI. */
-export type CloseReason = 'closed' | 'reset' | 'refused' | 'unreachable' | 'timeout' | 'idle' | 'limit' | 'error' | 'shutdown';
+export type CloseReason = 'closed' | 'reset' | 'refused' | 'unreachable' | 'timeout' | 'idle' | 'limit' | 'error' | 'shutdown' | 'closed-by-user';
 
 export interface EngineContext {
   readonly tun: TunDevice;

@@ -13,7 +13,7 @@ import type { TunDevice } from '../os/tun.js';
 import type { IcmpEchoFactory } from '../os/icmp.js';
 import type { DirectOutbound } from '../outbound/direct.js';
 import { FlowTable } from '../flow/flow-table.js';
-import { Session, SESSION_STATE_NAMES, type DeviceInfo } from '../flow/session.js';
+import { Session, SessionState, SESSION_STATE_NAMES, type DeviceInfo } from '../flow/session.js';
 import type { Attribution } from '../os/process.js';
 import { parseCidr, formatAddress, type Cidr } from '../net/cidr.js';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PacketInfo, ParseStatus } from '../wire/ip.js';
@@ -238,6 +238,18 @@ export class Engine {
     const out: SessionSnapshot[] = [];
     for (const s of this.flows.values()) out.push(snapshot(s));
     return out;
+  }
+
+  /** Ends the session with this id (TCP: both sides reset); false when there is none. */
+  closeSession(id: number): boolean {
+    const s = this.flows.byId.get(id);
+    if (s === undefined || s.state === SessionState.CLOSED) return false;
+    switch (s.proto) {
+      case IPPROTO_TCP: this.tcp.closeSession(s); break;
+      case IPPROTO_UDP: this.udp.closeSession(s); break;
+      default: this.icmp.closeSession(s);
+    }
+    return true;
   }
 
   /** Stops the pump and closes every session and socket. The TUN is closed by its owner. */

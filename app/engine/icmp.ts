@@ -77,12 +77,17 @@ export class IcmpForwarder {
     if (now - x.lastSeen > this.#ctx.timeouts.icmpIdleMs) this.#close(x as IcmpSession, 'idle');
   }
 
-  #close(s: IcmpSession, reason: 'idle' | 'shutdown'): void {
+  #close(s: IcmpSession, reason: 'idle' | 'shutdown' | 'closed-by-user'): void {
     s.socket?.close();
     s.socket = null;
     s.state = SessionState.CLOSED;
     this.#ctx.flows.remove(s);
     this.#ctx.closed(s, reason);
+  }
+
+  /** Ends one of our sessions at the user's request. */
+  closeSession(x: Session): void {
+    this.#close(x as IcmpSession, 'closed-by-user');
   }
 
   close(): void {

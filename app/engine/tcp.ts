@@ -161,11 +161,11 @@ export class TcpForwarder {
     this.#pending++;
     const family = s.family;
     const sock = ctx.direct.dialTcp(s.dstText, s.dstPort, family);
-    if (sock === null) { this.#dialFailed(s, ep, 'ENETUNREACH'); return; }
+    if (sock === null) { this.#dialFailed(s, 'ENETUNREACH'); return; }
     sock.pause(); // the relay reads it, not Node's default flow
     s.outbound = sock;
-    s.connectTimer = setTimeout(() => { sock.destroy(); this.#dialFailed(s, ep, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
-    const onError = (err: NodeJS.ErrnoException) => this.#dialFailed(s, ep, err.code ?? 'EIO');
+    s.connectTimer = setTimeout(() => { sock.destroy(); this.#dialFailed(s, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
+    const onError = (err: NodeJS.ErrnoException) => this.#dialFailed(s, err.code ?? 'EIO');
     sock.once('error', onError);
     sock.once('close', () => {
       // The destination went away after connecting but before the listener accepted: #onAccept
@@ -178,7 +178,7 @@ export class TcpForwarder {
     });
   }
 
-  #dialFailed(s: TcpSession, ep: Endpoint, code: string): void {
+  #dialFailed(s: TcpSession, code: string): void {
     if (s.state !== SessionState.CONNECTING) return;
     this.#pending--;
     if (s.connectTimer) { clearTimeout(s.connectTimer); s.connectTimer = null; }
@@ -212,7 +212,6 @@ export class TcpForwarder {
           this.#writeOrNull(buildTcpResetFor(syn, this.#held, this.#ctx.headroom));
       }
     }
-    void ep;
     s.state = SessionState.CLOSED;
     s.closedAt = this.#ctx.now;
     s.closeReason = reason;
@@ -255,7 +254,7 @@ export class TcpForwarder {
     this.#relay.join(sock, s.outbound, (r) => this.#markClosed(s, r.reason === 'shutdown' ? 'shutdown' : r.reason));
   }
 
-  #markClosed(s: TcpSession, reason: 'closed' | 'reset' | 'error' | 'shutdown'): void {
+  #markClosed(s: TcpSession, reason: 'closed' | 'reset' | 'error' | 'shutdown' | 'closed-by-user'): void {
     if (s.state === SessionState.CLOSED) return;
     s.state = SessionState.CLOSED;
     s.closedAt = this.#ctx.now;
@@ -266,6 +265,24 @@ export class TcpForwarder {
   #finish(s: TcpSession): void {
     this.#ctx.flows.remove(s);
     this.#nat.release(s.natPort, s, this.#ctx.now);
+  }
+
+  /**
+   * Ends one of our sessions at the user's request: both sides see a reset, as if the network had
+   * cut the connection. A connect in progress is abandoned (the app's SYN is answered with a reset).
+   */
+  closeSession(x: Session): void {
+    const s = x as TcpSession;
+    s.closeReason = 'closed-by-user';
+    if (s.state === SessionState.CONNECTING) {
+      s.outbound?.destroy();
+      this.#dialFailed(s, 'ECONNRESET');
+      return;
+    }
+    for (const sock of [s.inbound, s.outbound]) {
+      if (sock && !sock.destroyed) { sock.on('error', () => {}); sock.resetAndDestroy(); }
+    }
+    if (s.inbound === null) this.#markClosed(s, 'closed-by-user');
   }
 
   /** Periodic housekeeping for one of our sessions: a closed one past its linger is dropped. */

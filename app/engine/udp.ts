@@ -126,7 +126,7 @@ export class UdpForwarder {
     if (now - x.lastSeen > idle) this.#close(x as UdpSession, 'idle');
   }
 
-  #close(s: UdpSession, reason: 'idle' | 'shutdown'): void {
+  #close(s: UdpSession, reason: 'idle' | 'shutdown' | 'closed-by-user'): void {
     const b = s.binding;
     if (b === null) return;
     s.binding = null;
@@ -141,6 +141,11 @@ export class UdpForwarder {
       this.#bindings.delete(b.key);
       b.socket.close();
     }
+  }
+
+  /** Ends one of our sessions at the user's request (its socket closes with the binding's last session). */
+  closeSession(x: Session): void {
+    this.#close(x as UdpSession, 'closed-by-user');
   }
 
   /** Closes every session and socket. */
