@@ -1,9 +1,9 @@
 // The `switchyard` command line. One table (COMMANDS) declares every command: its words, options,
 // help text and handler; parsing, help and errors are derived from it. Adding a command is one entry.
 // Exit codes: 0 success, 1 runtime failure, 2 usage or config error (nothing was touched).
+import { version } from '../version.js';
 import { readFileSync, realpathSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger, type LogLevel } from '../log.js';
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type Config } from '../service/config.js';
@@ -147,18 +147,6 @@ function globalHelp(): string {
 function table(rows: [string, string][]): string {
   const width = Math.max(...rows.map(([a]) => a.length));
   return rows.map(([a, b]) => `  ${a.padEnd(width)}  ${b}\n`).join('');
-}
-
-function version(): string {
-  // Walk up from this file (app/cli or dist/app/cli) to the package.json.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'switchyard' && pkg.version) return pkg.version;
-    } catch { /* keep walking */ }
-  }
-  return 'unknown';
 }
 
 function usageError(io: CliIo, message: string, helpHint: string): number {

@@ -15,7 +15,7 @@
 import net from 'node:net';
 import { Session, SessionState } from '../flow/session.js';
 import { NatPorts } from '../flow/nat-ports.js';
-import { bytesEqual, IPPROTO_TCP, PacketInfo, ParseStatus, TCP_ACK_FLAG, TCP_RST, TCP_SYN } from '../wire/ip.js';
+import { bytesEqual, IPPROTO_TCP, PacketInfo, ParseStatus, TCP_ACK_FLAG, TCP_SYN } from '../wire/ip.js';
 import { rewriteTuple } from '../wire/nat.js';
 import { buildTcpResetFor, buildUnreachableFor, UNREACH_ADMIN, UNREACH_HOST, UNREACH_NET, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../wire/build.js';
 import type { EngineContext } from './context.js';

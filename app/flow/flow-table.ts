@@ -23,6 +23,12 @@ export class FlowTable {
   #size = 0;
   /** Sessions by id, for the API (insertion ordered). */
   readonly byId = new Map<number, Session>();
+  /**
+   * Sessions removed since the last drainRemoved(), with their final counters — for a stats owner
+   * that drains it every tick. Off unless trackRemoved is set, so nothing accumulates unread.
+   */
+  trackRemoved = false;
+  #removed: Session[] = [];
 
   get size(): number { return this.#size; }
 
@@ -62,11 +68,19 @@ export class FlowTable {
       s.next = null;
       this.byId.delete(s.id);
       this.#size--;
+      if (this.trackRemoved) this.#removed.push(s);
       return;
     }
   }
 
   values(): IterableIterator<Session> { return this.byId.values(); }
+
+  /** The sessions removed since the last call (see trackRemoved). */
+  drainRemoved(): Session[] {
+    const out = this.#removed;
+    this.#removed = [];
+    return out;
+  }
 }
 
 function concatView(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -49,6 +49,7 @@ export class Session {
   /** The device the flow comes from; set when the session opens. */
   device: DeviceInfo | null = null;
   #dstText: string | undefined;
+  #srcText: string | undefined;
 
   constructor(
     readonly proto: number,
@@ -67,5 +68,5 @@ export class Session {
 
   /** Destination address as text, formatted once and cached (outbound sockets need a string). */
   get dstText(): string { return (this.#dstText ??= formatAddress(this.dst)); }
-  get srcText(): string { return formatAddress(this.src); }
+  get srcText(): string { return (this.#srcText ??= formatAddress(this.src)); }
 }

@@ -20,6 +20,11 @@ import { createIcmpEchoFactory } from '../../native/socket/index.js';
 import { createNetworkInfo, createNetworkMonitor, createRoutingManager } from '../../native/route/index.js';
 import { createNeighbourTable, createProcessResolver } from '../../native/process/index.js';
 import { raiseOpenFileLimit } from '../../native/limits.js';
+import { join } from 'node:path';
+import { startControlServer, type ControlServer } from '../control/server.js';
+import { UsageHistory } from '../stats/history.js';
+import { ServiceApi, TICK_MS } from './api.js';
+import { version } from '../version.js';
 
 export interface RunningService {
   /** Resolves when the service has stopped (after stop() or a fatal error). */
@@ -79,6 +84,12 @@ export async function startService(config: Config, log: Logger): Promise<Running
 
   const running = new Service(config, routing, network, engine, tun, direct, egress, log);
   running.watch(createNetworkMonitorOrNull(log));
+  try {
+    await running.startApi();
+  } catch (err) {
+    await running.stop(`the control API could not start: ${(err as Error).message}`);
+    throw err;
+  }
   log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none' });
   return running;
 }
@@ -108,6 +119,9 @@ class Service implements RunningService {
   #stopping: Promise<void> | null = null;
   #routingEnabled = true;
   #monitor: NetworkMonitor | null = null;
+  #control: ControlServer | null = null;
+  #history: UsageHistory | null = null;
+  #tickTimer: NodeJS.Timeout | null = null;
   /** Serializes routing changes (on/off, network changes, stop). */
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -125,6 +139,27 @@ class Service implements RunningService {
   }
 
   get routingEnabled(): boolean { return this.#routingEnabled; }
+
+  /** Opens the usage history, starts the control server and the stats tick. */
+  async startApi(): Promise<void> {
+    this.#history = await UsageHistory.open({ dir: join(this.config.stateDir, 'history'), log: this.log }).catch((err: Error) => {
+      this.log.error('usage history unavailable; live stats still work', { error: err.message });
+      return null;
+    });
+    const api = new ServiceApi(this, this.#history, version());
+    this.#control = await startControlServer({
+      socketPath: this.config.control.socket, group: this.config.control.group, handlers: api.handlers(), log: this.log, version: version(),
+    });
+    this.log.info('control API listening', { socket: this.#control.address, group: this.config.control.group });
+    this.#tickTimer = setInterval(() => {
+      try {
+        this.#control?.broadcast('tick', api.tick());
+      } catch (err) {
+        this.log.error('stats tick failed', { error: (err as Error).stack ?? String(err) });
+      }
+    }, TICK_MS);
+    this.#tickTimer.unref();
+  }
 
   watch(monitor: NetworkMonitor | null): void {
     this.#monitor = monitor;
@@ -173,9 +208,12 @@ class Service implements RunningService {
     this.#stopping ??= (async () => {
       this.log.info('stopping', { reason });
       this.#monitor?.stop();
+      if (this.#tickTimer) clearInterval(this.#tickTimer);
+      await this.#control?.close().catch((err: Error) => this.log.error('control server close failed', { error: err.message }));
       await this.#tail;
       const c = this.engine.counters;
       await undo(this.routing, this.engine, this.tun, this.log);
+      await this.#history?.close().catch((err: Error) => this.log.error('usage history close failed', { error: err.message }));
       this.log.info('stopped; routes and rules restored, TUN removed', {
         packetsRead: c.packetsRead, packetsWritten: c.packetsWritten, sessionsOpened: c.sessionsOpened,
         malformed: c.malformed, tunWriteDrops: c.tunWriteDrops, refusedByLimit: c.refusedByLimit,

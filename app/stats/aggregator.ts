@@ -28,11 +28,13 @@
 // (default 5 s): the sum of the deltas of the last N ticks divided by the wall time they span, so
 // irregular ticks still give true averages.
 //
-// Cost (measured by test/bench/stats.ts on the 2-core dev machine): one Map lookup per live session
-// (previous counters by session id) plus O(1) arithmetic; O(apps + devices) for the rate windows.
-// No allocation per session per tick once a session has been seen. Memory: ~100 bytes per live
-// session for the previous counters, ~0.5 KiB per aggregate; aggregates idle for `idleEvictMs` (and
-// persisted) are dropped; at most `maxKeys` per kind, the rest fold into the "(other)" aggregate.
+// Cost, measured by test/bench/stats.ts on the 2-core dev machine (200 apps, 50 devices, every
+// session moving, 1 % churn per tick): 10k live sessions ≈ 1.0 ms per tick (0.10 µs per session),
+// 50k ≈ 5.9–7.4 ms per tick (0.12–0.15 µs per session), p99 ≈ 11–14 ms (GC). Per live session: one
+// Map lookup by id and O(1) arithmetic, no allocation once the session has been seen; per tick
+// O(apps + devices) for the rate windows. Memory ≈ 200–250 B of heap per live session (previous
+// counters + tombstones of recently ended ids), ~0.5 KiB per aggregate; aggregates idle for
+// `idleEvictMs` (and persisted) are dropped; at most `maxKeys` per kind, the rest fold into "(other)".
 import type { Attribution, NeighbourInfo } from '../os/process.js';
 
 /** Key of the aggregate for flows whose process is unknown. */

@@ -104,16 +104,18 @@ export class SpliceRelay implements StreamRelay {
     const { port1, port2 } = new MessageChannel();
     const workerData: SpliceWorkerData = { wakeFd, pipeBytes: options.pipeBytes ?? PIPE_BYTES, port: port2 };
     const worker = new Worker(options.workerUrl ?? new URL('./splice-worker.js', import.meta.url), { workerData, transferList: [port2] });
+    let onMessage = noop as (e: SpliceEvent) => void, onError = noop as (err: Error) => void, onExit = noop as (code: number) => void;
     const ready = await new Promise<number | Error>((resolve) => {
-      const onMessage = (e: SpliceEvent) => {
+      onMessage = (e) => {
         if (e.op === 'ready') resolve(e.pipeBytes);
         else if (e.op === 'fatal') resolve(new Error(e.message));
       };
-      worker.on('message', onMessage);
-      worker.once('error', (err) => resolve(err));
-      worker.once('exit', (code) => resolve(new Error(`splice worker exited (${code}) before it was ready`)));
+      onError = (err) => resolve(err);
+      onExit = (code) => resolve(new Error(`splice worker exited (${code}) before it was ready`));
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     });
-    worker.removeAllListeners();
+    // Not removeAllListeners(): Worker keeps its own listeners that ref and unref its message port.
+    worker.off('message', onMessage).off('error', onError).off('exit', onExit);
     if (ready instanceof Error) {
       await worker.terminate();
       sys.close(wakeFd);

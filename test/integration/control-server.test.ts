@@ -11,6 +11,7 @@ import { ControlClient } from '../../app/control/client.js';
 import { PROTOCOL_VERSION, ProtocolError, type Tick } from '../../app/protocol/index.js';
 import { silentLogger } from '../../app/log.js';
 import { fakeHandlers, session, STATUS, tick } from '../unit/control/fakes.js';
+import { main } from '../../app/cli/main.js';
 
 let dir = '';
 let n = 0;
@@ -331,5 +332,27 @@ describe('client', () => {
   ])('fails with UNAVAILABLE when there is %s', async (_, name, message) => {
     const err = await ControlClient.connect({ socketPath: join(dir, name) }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(message) });
+  });
+});
+
+describe('the CLI against a real server', () => {
+  async function cli(argv: string[]) {
+    let stdout = '', stderr = '';
+    const code = await main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } });
+    return { code, stdout, stderr };
+  }
+
+  it('prints status, sessions and JSON through the real client', async () => {
+    const s = await start();
+    expect(await cli(['status', '--socket', s.path])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Switchyard 0\.1\.0, up 2h 03m \(protocol 1\)\n  routing   on\n/) });
+    const r = await cli(['sessions', '--socket', s.path, '--protocol', 'udp', '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ total: 1, sessions: [{ id: 2, protocol: 'udp' }] });
+    expect(await cli(['close', '999', '--socket', s.path])).toMatchObject({ code: 1, stderr: 'switchyard: no live session 999\n' });
+  });
+
+  it('says the service is not running, exit 1', async () => {
+    expect(await cli(['status', '--socket', join(dir, 'none.sock')])).toEqual({
+      code: 1, stdout: '', stderr: `switchyard: the Switchyard service is not running (no socket at ${join(dir, 'none.sock')}); is the service running? (switchyard up)\n`,
+    });
   });
 });

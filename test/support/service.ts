@@ -43,6 +43,8 @@ export class ServiceFiles {
       egress: { interface: 'auto' },
       stateDir,
       log: { level: 'info' },
+      // A control socket per test run: services of different test files never share one.
+      control: { socket: join(dir, 'control.sock') },
       ...config,
     };
     const configPath = join(dir, 'switchyard.yaml');
