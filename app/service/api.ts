@@ -58,7 +58,7 @@ class Counted implements SessionCounters {
 }
 
 export class ServiceApi {
-  readonly stats = new StatsAggregator({ tickMs: TICK_MS });
+  readonly stats: StatsAggregator;
   readonly #view: ServiceView;
   readonly #history: UsageHistory | null;
   readonly #version: string;
@@ -71,6 +71,8 @@ export class ServiceApi {
   constructor(view: ServiceView, history: UsageHistory | null, version: string) {
     this.#view = view;
     this.#history = history;
+    // Idle aggregates are dropped from memory only once history has stored their traffic.
+    this.stats = new StatsAggregator({ tickMs: TICK_MS, persistedUntil: () => history?.flushedUntil ?? Infinity });
     this.#version = version;
     view.engine.flows.trackRemoved = true;
   }
