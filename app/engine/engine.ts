@@ -240,6 +240,11 @@ export class Engine {
     return out;
   }
 
+  /** The process resolver's counters, or null when there is none. */
+  get attributionStats(): { lookups: number; hits: number; unknown: number; totalMs: number } | null {
+    return this.#opts.resolver?.stats ?? null;
+  }
+
   /** Ends the session with this id (TCP: both sides reset); false when there is none. */
   closeSession(id: number): boolean {
     const s = this.flows.byId.get(id);

@@ -122,6 +122,8 @@ export const StatusSchema = z.object({
     /** Dropped packets by reason ("malformed", "limit", …). */
     drops: z.record(z.string(), count()),
   }),
+  /** Process lookups for new flows: how many, how many found a process, and their mean cost. */
+  attribution: z.object({ lookups: count(), found: count(), unknown: count(), meanUs: z.number().nonnegative() }).optional(),
 });
 /** What `status` answers. */
 export type Status = z.infer<typeof StatusSchema>;

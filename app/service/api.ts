@@ -144,7 +144,9 @@ export class ServiceApi {
     }
     const totals = this.stats.totals();
     bytesIn = totals.bytesIn; bytesOut = totals.bytesOut; packetsIn = totals.packetsIn; packetsOut = totals.packetsOut;
+    const a = engine.attributionStats;
     return {
+      ...(a ? { attribution: { lookups: a.lookups, found: a.hits, unknown: a.unknown, meanUs: a.lookups ? (a.totalMs * 1000) / a.lookups : 0 } } : {}),
       version: this.#version,
       uptimeMs: Date.now() - this.#startedAt,
       routing: this.#view.routingEnabled,

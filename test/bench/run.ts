@@ -18,6 +18,7 @@ import { routedTopology, standardTopology, ADDR } from '../support/topology.js';
 import { PeerSet, KIT_PORTS } from '../support/peers.js';
 import { ServiceFiles, ServiceProcess, startService } from '../support/service.js';
 import { iperfTcp, iperfUdpSearch, type UdpResult } from './iperf.js';
+import { measureSessions, type SessionsFigures } from './sessions.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const UDP_MAX_LOSS = Number(process.env.BENCH_UDP_LOSS ?? 0.1);
@@ -31,6 +32,7 @@ interface Figures {
   rrP50us: number; rrP99us: number;
   cps: number; cpsErrors: number;
   rssIdleKiB?: number; rssPeakKiB?: number;
+  scale?: SessionsFigures[];
 }
 
 const lab = new Lab('sybench');
@@ -107,7 +109,12 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
   peersList.push(peers);
   await peers.iperf3(TARGET);
   await peers.kit([TARGET]);
-  files = await ServiceFiles.create(lab.id, { tun: { name: 'sy0', mtu: TUN_MTU } });
+  files = await ServiceFiles.create(lab.id, {
+    tun: { name: 'sy0', mtu: TUN_MTU },
+    // Room for the 50,000-session step (UDP sessions from one socket) and time to measure them.
+    limits: { maxSessions: 65536, maxUdpSessions: 60000 },
+    timeouts: { udpIdleMs: 180000 },
+  });
   svc = await startService(lab, topo.client, files);
   const s = svc;
   const r = await execIn(topo.client, 'ip', ['route', 'get', TARGET]);
@@ -117,6 +124,11 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
   try {
     await measure('switchyard', topo.client, peers, async (c) => { await taskset(peers.pid('kit'), c); await taskset(s.pid, c); }, f);
     f.rssPeakKiB = await s.peakRssKiB();
+    f.scale = [];
+    for (const n of [10_000, 50_000]) {
+      log(`switchyard: ${n} live sessions (UDP), RSS and a sessions.list page over the control socket`);
+      f.scale.push(await measureSessions(topo.client, TARGET, s, `${files.dir}/control.sock`, n, 10_000));
+    }
     const stopped = await s.stop('SIGTERM');
     if (stopped.code !== 0) log(`warning: the service exited ${JSON.stringify(stopped)} on SIGTERM`);
   } catch (e) {
@@ -151,6 +163,12 @@ function table(k: Partial<Figures>, s: Partial<Figures>): string {
   add('TCP req/resp 64 B p50 (lower is better)', (f) => f.rrP50us, (v) => `${v.toFixed(1)} µs`);
   add('TCP req/resp 64 B p99 (lower is better)', (f) => f.rrP99us, (v) => `${v.toFixed(1)} µs`);
   add('new TCP connections per second', (f) => f.cps, (v) => `${Math.round(v)}/s`);
+  for (const sc of s.scale ?? []) {
+    rows.push([`${sc.sessions} live sessions: service RSS`, '—', `${(sc.rssKiB / 1024).toFixed(1)} MiB`, '—']);
+    rows.push([`${sc.sessions} live sessions: sessions.list page (100 rows) p50 / max`, '—', `${sc.pageP50ms.toFixed(1)} / ${sc.pageP99ms.toFixed(1)} ms`, '—']);
+  }
+  const at = s.scale?.at(-1)?.attribution;
+  if (at) rows.push(['attribution: lookups (found/unknown), mean cost per new flow', '—', `${at.lookups} (${at.found}/${at.unknown}), ${at.meanUs.toFixed(0)} µs`, '—']);
   rows.push(['service RSS idle / peak (VmHWM)', '—', s.rssIdleKiB ? `${(s.rssIdleKiB / 1024).toFixed(1)} / ${((s.rssPeakKiB ?? 0) / 1024).toFixed(1)} MiB` : '—', '—']);
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r, j) => {
@@ -189,6 +207,9 @@ async function main(): Promise<void> {
     '  * = the iperf3 sender could not offer more (no loss even then): the figure is the sender\'s limit, so the ratio is a floor.',
     '- req/resp: one connection, 64 bytes each way, client, server (and the service) pinned to CPU 0.',
     '- connections/s: connect, send 64 B, receive 64 B, the server closes; 8 concurrent loops for 3 s.',
+    '- live sessions: one UDP socket in the client sends one datagram to each of N ports of the server (UDP keeps the fd count',
+    '  flat: a TCP session costs the service two sockets); RSS is VmRSS then; the page is sessions.list sorted by bytesIn.',
+    '- attribution: the process lookup the service runs once per new flow (netlink sock_diag + /proc), over every flow of the run.',
     '',
   ].join('\n');
   process.stdout.write(out);
