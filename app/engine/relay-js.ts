@@ -5,17 +5,19 @@ import type { RelayEnd, RelayResult, RelayStats, StreamRelay } from '../os/relay
 
 export class JsRelay implements StreamRelay {
   readonly kind = 'js';
-  readonly #live = new Set<net.Socket>();
+  /** Each live socket → its peer. */
+  readonly #live = new Map<net.Socket, net.Socket>();
+  #closing = false;
 
   join(a: net.Socket, b: net.Socket, done: (result: RelayResult) => void): RelayStats {
     const stats: RelayStats = { aToB: 0, bToA: 0 };
     let reason: RelayEnd = 'closed';
     let open = 2;
     const live = this.#live;
-    live.add(a); live.add(b);
+    live.set(a, b); live.set(b, a);
     const closed = (s: net.Socket) => {
       live.delete(s);
-      if (--open === 0) done({ reason, aToB: stats.aToB, bToA: stats.bToA });
+      if (--open === 0) done({ reason: this.#closing ? 'shutdown' : reason, aToB: stats.aToB, bToA: stats.bToA });
     };
     const pipe = (from: net.Socket, to: net.Socket, count: 'aToB' | 'bToA') => {
       from.on('data', (chunk: Buffer) => {
@@ -41,7 +43,22 @@ export class JsRelay implements StreamRelay {
     return stats;
   }
 
+  reset(socket: net.Socket): boolean {
+    const peer = this.#live.get(socket);
+    if (peer === undefined) return false;
+    this.#live.delete(socket); this.#live.delete(peer);
+    for (const s of [socket, peer]) if (!s.destroyed) { s.on('error', () => {}); s.resetAndDestroy(); }
+    return true;
+  }
+
   async close(): Promise<void> {
-    for (const s of this.#live) { s.on('error', () => {}); s.resetAndDestroy(); }
+    this.#closing = true;
+    const ended: Promise<void>[] = [];
+    for (const s of this.#live.keys()) {
+      ended.push(new Promise((r) => (s.closed ? r() : s.once('close', () => r()))));
+      s.on('error', () => {});
+      s.resetAndDestroy();
+    }
+    await Promise.all(ended);
   }
 }

@@ -58,6 +58,8 @@ export class TcpForwarder {
   }
 
   get natPortsInUse(): number { return this.#nat.used; }
+  /** Which StreamRelay joins accepted connections ("js", "splice"). */
+  get relayKind(): string { return this.#relay.kind; }
   get pendingConnects(): number { return this.#pending; }
 
   /** Binds the kernel listeners on the TUN addresses (after the TUN is up). */
@@ -279,10 +281,11 @@ export class TcpForwarder {
       this.#dialFailed(s, 'ECONNRESET');
       return;
     }
+    if (s.inbound !== null && this.#relay.reset(s.inbound)) return; // the relay's done marks it closed
     for (const sock of [s.inbound, s.outbound]) {
       if (sock && !sock.destroyed) { sock.on('error', () => {}); sock.resetAndDestroy(); }
     }
-    if (s.inbound === null) this.#markClosed(s, 'closed-by-user');
+    this.#markClosed(s, 'closed-by-user');
   }
 
   /** Periodic housekeeping for one of our sessions: a closed one past its linger is dropped. */

@@ -34,6 +34,11 @@ export interface StreamRelay {
    * listener). Returns live byte counters; `done` fires once when the relay is over.
    */
   join(a: net.Socket, b: net.Socket, done: (result: RelayResult) => void): RelayStats;
+  /**
+   * Ends the relay holding `socket` (either side) with a reset on both sides — a session closed at
+   * the user's request. Returns false when no relay holds it.
+   */
+  reset(socket: net.Socket): boolean;
   /** Ends every relay (both sockets reset/destroyed, done called with 'shutdown'). */
   close(): Promise<void>;
 }

@@ -18,6 +18,8 @@ export interface Config {
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   /** The control API's local socket and the group whose members may use it (with root). */
   control: { socket: string; group: string };
+  /** How the engine moves relayed TCP bytes: 'auto' (splice(2) where the OS has it, else JavaScript), 'js', 'splice'. */
+  engine: { relay: 'auto' | 'js' | 'splice' };
 }
 
 /** A config that cannot be used; `issues` holds one human-readable line per problem. */
@@ -39,6 +41,7 @@ const DEFAULTS: Config = {
   timeouts: { tcpConnectMs: 10_000, udpIdleMs: 60_000, dnsIdleMs: 10_000, icmpIdleMs: 30_000 },
   log: { level: 'info' },
   control: { socket: '/run/switchyard/control.sock', group: 'switchyard' },
+  engine: { relay: 'auto' },
 };
 
 // IPv6 needs a link MTU of at least 1280 (RFC 8200 section 5). With IFF_VNET_HDR a read carries a
@@ -174,6 +177,9 @@ const schema = z.strictObject({
       else if (Buffer.byteLength(v) > 103) fail(ctx, `${show(v)} is ${Buffer.byteLength(v)} bytes long (a Unix socket path has at most 103)`);
     }).default(DEFAULTS.control.socket),
     group: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'is not a valid group name').default(DEFAULTS.control.group),
+  }).prefault({}),
+  engine: z.strictObject({
+    relay: z.enum(['auto', 'js', 'splice']).default(DEFAULTS.engine.relay),
   }).prefault({}),
 });
 
@@ -317,4 +323,7 @@ log:
 control:
   socket: /run/switchyard/control.sock   # the CLI's and the desktop app's way in (Windows: \\\\.\\pipe\\switchyard)
   group: switchyard            # root and members of this group may use the socket
+
+engine:
+  relay: auto                  # relayed TCP bytes: auto (splice(2) on Linux, else JavaScript), js or splice
 `;

@@ -20,6 +20,7 @@ import { createIcmpEchoFactory } from '../../native/socket/index.js';
 import { createNetworkInfo, createNetworkMonitor, createRoutingManager } from '../../native/route/index.js';
 import { createNeighbourTable, createProcessResolver } from '../../native/process/index.js';
 import { raiseOpenFileLimit } from '../../native/limits.js';
+import { createStreamRelay } from '../../native/relay/index.js';
 import { join } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { UsageHistory } from '../stats/history.js';
@@ -70,8 +71,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
       return null;
     });
     const neighbours = await createNeighbourTable({}).catch(() => null);
+    const relay = await createStreamRelay(config.engine.relay, log);
     engine = new Engine({
-      tun, direct, icmp, resolver, neighbours,
+      tun, direct, icmp, resolver, neighbours, relay,
       address4: config.tun.address4, address6: config.tun.address6,
       fwmark: config.route.fwmark, limits: config.limits, timeouts: config.timeouts, log,
     });
@@ -90,7 +92,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     await running.stop(`the control API could not start: ${(err as Error).message}`);
     throw err;
   }
-  log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none' });
+  log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, relay: engine.tcp.relayKind, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none' });
   return running;
 }
 

@@ -19,8 +19,12 @@
 //    once; closing earlier could make the worker splice into someone else's socket).
 //  - Counters are plain Float64 slots written by one thread (the worker) and read by another: an aligned
 //    8-byte store is not torn on the 64-bit targets Node ships; a reader may see a value a splice old.
-// Measured (test/bench/relay.ts, this 2-core VM, one loopback stream through iperf3): see the report in
-// the bench's header; the pipe size default (PIPE_BYTES) is the best of 64 KiB / 256 KiB / 1 MiB there.
+// Measured (test/bench/relay.ts: one iperf3 stream over 127.0.0.1, 3 s runs × 3, 2-core VM, kernel
+// 6.18; iperf3 client and server share the two cores): js 6.5–7.5 Gbit/s at 0.92–1.23 CPU s per GB
+// moved; splice 10.3–14.4 Gbit/s at 0.28–0.33 CPU s/GB with 256 KiB pipes (≈ 3× less CPU per byte);
+// direct loopback 16.5–18.9. Pipe size: 64 KiB gave 9.0–10.6 Gbit/s at 0.47–0.49 s/GB, 1 MiB no
+// better than 256 KiB (10.2–13.6, 0.28–0.30 s/GB) for 4× the pipe memory, hence PIPE_BYTES = 256 KiB.
+// Worker-side cost per GB: ~850 epoll wake-ups and ~5,000 splice calls (~40 % EAGAIN) at 1 MiB pipes.
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type net from 'node:net';
 import type { RelayEnd, RelayResult, RelayStats, StreamRelay } from '../../app/os/relay.js';
@@ -30,7 +34,7 @@ import { O_CLOEXEC, O_NONBLOCK, relayLibc, type RelayLibc } from '../libc.js';
 import { COUNTER_SLOTS_PER_CHUNK, COUNTERS_PER_SLOT, type SpliceCommand, type SpliceEvent, type SpliceWorkerData } from './splice-protocol.js';
 
 /** Default pipe capacity per direction. */
-export const PIPE_BYTES = 1 << 20;
+export const PIPE_BYTES = 256 * 1024;
 
 /** Options of SpliceRelay.start. */
 export interface SpliceRelayOptions {
@@ -166,6 +170,16 @@ export class SpliceRelay implements StreamRelay {
     this.#refresh();
     this.#send({ op: 'add', id, fdA, fdB });
     return stats;
+  }
+
+  reset(socket: net.Socket): boolean {
+    for (const [id, j] of this.#pairs) {
+      if (j.a !== socket && j.b !== socket) continue;
+      // The worker lets go of the fds first; its 'done' (reason 'shutdown') then resets both sockets.
+      this.#send({ op: 'cancel', id });
+      return true;
+    }
+    return this.#fallback.reset(socket);
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { StreamRelay } from '../../app/os/relay.js';
 import { JsRelay } from '../../app/engine/relay-js.js';
-import { SpliceRelay } from '../../native/relay/linux-splice.js';
+import { PIPE_BYTES, SpliceRelay } from '../../native/relay/linux-splice.js';
 
 const HOST = '127.0.0.1';
 
@@ -114,7 +114,7 @@ async function measure(name: string, relay: StreamRelay | null, seconds: number,
 async function main(): Promise<void> {
   if (process.argv[2] === '--peer') { await peer(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])); return; }
   const seconds = Number(arg('seconds', '3'));
-  const pipes = arg('pipes', String(1 << 20)).split(',').map(Number);
+  const pipes = arg('pipes', String(PIPE_BYTES)).split(',').map(Number);
   const rounds = Number(arg('rounds', '1'));
   const useIperf = !process.argv.includes('--node-peers') && ['/usr/bin/iperf3', '/usr/local/bin/iperf3'].some((p) => existsSync(p));
   console.log(`relay bench: ${seconds} s per run, one TCP stream over ${HOST}, peers: ${useIperf ? 'iperf3' : 'node child process'}`);

@@ -15,6 +15,7 @@ const DEFAULTS: Config = {
   timeouts: { tcpConnectMs: 10000, udpIdleMs: 60000, dnsIdleMs: 10000, icmpIdleMs: 30000 },
   log: { level: 'info' },
   control: { socket: '/run/switchyard/control.sock', group: 'switchyard' },
+  engine: { relay: 'auto' },
 };
 
 const MINIMAL = `tun:    { name: sy0, mtu: 1500 }
@@ -72,7 +73,7 @@ describe('parseConfig rejects, naming the key and the value', () => {
     ['rout: {}', 'rout: unknown key "rout" (did you mean "route"?)'],
     ['tun: { nmae: x }', 'tun.nmae: unknown key "nmae" (did you mean "name"?)'],
     ['tun: { adress6: "fd00::1/64" }', 'tun.adress6: unknown key "adress6" (did you mean "address6"?)'],
-    ['zebra: 1', 'zebra: unknown key "zebra" (expected one of: tun, route, egress, stateDir, limits, timeouts, log, control)'],
+    ['zebra: 1', 'zebra: unknown key "zebra" (expected one of: tun, route, egress, stateDir, limits, timeouts, log, control, engine)'],
     // tun
     ['tun: { mtu: 70000 }', 'tun.mtu: 70000 is out of range 1280..65521'],
     ['tun: { mtu: 576 }', 'tun.mtu: 576 is out of range 1280..65521'],
