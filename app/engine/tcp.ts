@@ -25,7 +25,7 @@ import type { StreamRelay } from '../os/relay.js';
 const LINGER_MS = 10_000;
 
 class TcpSession extends Session {
-  /** The app's SYN, held while dialling (the read buffer itself: the TUN hands it over). */
+  /** A copy of the app's SYN, held while dialling. */
   heldSyn: Buffer | null = null;
   outbound: net.Socket | null = null;
   inbound: net.Socket | null = null;
@@ -157,7 +157,7 @@ export class TcpForwarder {
     }
     s.packetsOut++;
     s.bytesOut += info.length;
-    s.heldSyn = buf;
+    s.heldSyn = Buffer.from(buf); // the TUN's read buffer is reused: keep a copy (once per connection)
     ctx.flows.add(s);
     ctx.opened(s);
     this.#pending++;

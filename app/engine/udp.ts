@@ -50,8 +50,12 @@ export class UdpForwarder {
     s.lastSeen = ctx.now;
     s.packetsOut++;
     s.bytesOut += info.length;
-    const payloadOff = info.l4Off + UDP_HEADER_LEN;
-    s.binding!.socket.send(buf, payloadOff, info.udpPayloadLen(buf), s.dstPort, s.dstText);
+    // The TUN's read buffer is reused and dgram may queue a send: the payload goes out as a copy
+    // (small datagrams come from Node's buffer pool).
+    const payloadOff = info.l4Off + UDP_HEADER_LEN, len = info.udpPayloadLen(buf);
+    const payload = Buffer.allocUnsafe(len);
+    buf.copy(payload, 0, payloadOff, payloadOff + len);
+    s.binding!.socket.send(payload, s.dstPort, s.dstText);
   }
 
   #open(buf: Buffer, info: PacketInfo): UdpSession | null {

@@ -4,8 +4,10 @@
 //  - one read delivers exactly one IP packet (no packet-information header);
 //  - one write() sends exactly one IP packet — two packets are never merged into one OS write
 //    (Linux delivers only the first of a coalesced writev);
-//  - the packet buffer handed to onPacket belongs to the receiver: it may be rewritten in place and
-//    passed back to write() without copying; the device never reuses it.
+//  - the packet buffer handed to onPacket is valid only during the call (the device reads every
+//    packet into one reused buffer): the receiver may rewrite it in place and pass it to write()
+//    within the call without copying — the device keeps it intact until that write is done — but
+//    must copy whatever it keeps for later.
 
 export interface TunOptions {
   /** Interface name to request (Linux: IFNAMSIZ-1 = 15 bytes at most). */
