@@ -172,8 +172,12 @@ export class Engine {
     if (local) {
       const resolver = this.#opts.resolver;
       if (!resolver) { s.app = NO_RESOLVER; return; }
-      resolver.resolve({ protocol: protocolName(s.proto), family: s.family, src, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort })
-        .then((a) => { s.app = a; }, (err: Error) => { s.app = { kind: 'unknown', reason: `lookup failed: ${err.message}` }; });
+      // After this turn's packets and dials: the lookup's synchronous part (a netlink query, a few
+      // /proc reads) must not delay the SYN it was triggered by. The app's socket still exists then.
+      setImmediate(() => {
+        resolver.resolve({ protocol: protocolName(s.proto), family: s.family, src, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort })
+          .then((a) => { s.app = a; }, (err: Error) => { s.app = { kind: 'unknown', reason: `lookup failed: ${err.message}` }; });
+      });
     } else {
       s.app = OTHER_DEVICE;
       this.#opts.neighbours?.lookup(src).then((n) => {

@@ -19,7 +19,7 @@ export interface Config {
   /** The control API's local socket and the group whose members may use it (with root). */
   control: { socket: string; group: string };
   /** How the engine moves relayed TCP bytes: 'auto' (splice(2) where the OS has it, else JavaScript), 'js', 'splice'. */
-  engine: { relay: 'auto' | 'js' | 'splice' };
+  engine: { relay: 'auto' | 'js' | 'splice'; attribution: boolean };
 }
 
 /** A config that cannot be used; `issues` holds one human-readable line per problem. */
@@ -41,7 +41,7 @@ const DEFAULTS: Config = {
   timeouts: { tcpConnectMs: 10_000, udpIdleMs: 60_000, dnsIdleMs: 10_000, icmpIdleMs: 30_000 },
   log: { level: 'info' },
   control: { socket: '/run/switchyard/control.sock', group: 'switchyard' },
-  engine: { relay: 'auto' },
+  engine: { relay: 'auto', attribution: true },
 };
 
 // IPv6 needs a link MTU of at least 1280 (RFC 8200 section 5). With IFF_VNET_HDR a read carries a
@@ -180,6 +180,7 @@ const schema = z.strictObject({
   }).prefault({}),
   engine: z.strictObject({
     relay: z.enum(['auto', 'js', 'splice']).default(DEFAULTS.engine.relay),
+    attribution: z.boolean().default(DEFAULTS.engine.attribution),
   }).prefault({}),
 });
 
@@ -326,4 +327,5 @@ control:
 
 engine:
   relay: auto                  # relayed TCP bytes: auto (splice(2) on Linux, else JavaScript), js or splice
+  attribution: true            # look up the process of each new local flow (false: apps show as unknown)
 `;

@@ -66,7 +66,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       return null;
     });
     direct = new DirectOutbound(egress);
-    const resolver = await createProcessResolver(log).catch((err: Error) => {
+    const resolver = !config.engine.attribution ? null : await createProcessResolver(log).catch((err: Error) => {
       log.warn('attribution: no process resolver; apps will show as unknown', { error: err.message });
       return null;
     });

@@ -263,6 +263,13 @@ export class LinuxProcessResolver implements ProcessResolver {
 
   async #scan(inode: number, uid: number): Promise<Found<number>> {
     this.phases.scans++;
+    // Most new sockets belong to a process seen lately (a browser, a download tool): read only its
+    // fd links before listing all of /proc. Measured with 8 parallel connect/close loops: connection
+    // rate 1.7k/s → see the commit; the full /proc listing per new flow was the cost.
+    for (const pid of this.#recent) {
+      const r = this.#scanPid(pid, inode);
+      if (r === true) { this.#touch(pid); return { ok: true, value: pid }; }
+    }
     const started = performance.now();
     let pids: number[];
     try {

@@ -9,7 +9,9 @@
 // kernel's forwarding and Switchyard — shares this machine's cores.
 //
 // Environment: BENCH_SECONDS (per TCP/UDP measurement, default 4), BENCH_UDP_LOSS (max loss % for the
-// UDP search, default 0.1), BENCH_TUN_MTU (default 1500), BENCH_ONLY=kernel|switchyard, BENCH_JSON=FILE.
+// UDP search, default 0.1), BENCH_TUN_MTU (default 1500), BENCH_ONLY=kernel|switchyard, BENCH_JSON=FILE,
+// BENCH_RELAY=auto|js|splice (the service's engine.relay), BENCH_SKIP=comma list of steps to skip
+// (tcp,udp,rr,cps,scale).
 import { readFile, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { cpus, release } from 'node:os';
@@ -60,30 +62,40 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 function log(msg: string): void { process.stderr.write(`[bench] ${msg}\n`); }
 
+const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+
 /** Fills `f` as it goes, so a failure midway still prints what was measured. */
 async function measure(name: string, client: string, peers: PeerSet, pin: (cpus: string) => Promise<void>, f: Partial<Figures>): Promise<void> {
-  log(`${name}: TCP 1 stream upload`);
-  f.tcp1Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: false });
-  log(`${name}: TCP 1 stream download`);
-  f.tcp1Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: true });
-  log(`${name}: TCP 4 streams upload`);
-  f.tcp4Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: false });
-  log(`${name}: TCP 4 streams download`);
-  f.tcp4Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: true });
-  log(`${name}: UDP rate search (≤ ${UDP_MAX_LOSS} % loss)`);
-  f.udp = await iperfUdpSearch(client, TARGET, { seconds: Math.min(SECONDS, 2), maxLossPercent: UDP_MAX_LOSS, log: (m) => log(`${name}:   ${m}`) });
-  log(`${name}: TCP request/response, 64 bytes, everything on CPU 0`);
-  await pin('0');
-  let rr: { p50us: number; p99us: number; count: number };
-  try {
-    rr = await peers.client(client, ['rr', TARGET, KIT_PORTS.echo, 3, 64], 30_000, { cpus: '0' });
-  } finally { await pin(allCpus()); }
-  if (!rr.count) throw new Error(`rr failed: ${JSON.stringify(rr)}`);
-  f.rrP50us = rr.p50us; f.rrP99us = rr.p99us;
-  log(`${name}: new TCP connections per second (connect, 64 B each way, close; 8 at a time)`);
-  const cps = await peers.client<{ perSec: number; errors: number; done: number }>(client, ['cps', TARGET, KIT_PORTS.once, 3, 8], 30_000);
-  if (!cps.done) throw new Error(`cps failed: ${JSON.stringify(cps)}`);
-  f.cps = cps.perSec; f.cpsErrors = cps.errors;
+  if (!SKIP.has('tcp')) {
+    log(`${name}: TCP 1 stream upload`);
+    f.tcp1Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: false });
+    log(`${name}: TCP 1 stream download`);
+    f.tcp1Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 1, reverse: true });
+    log(`${name}: TCP 4 streams upload`);
+    f.tcp4Up = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: false });
+    log(`${name}: TCP 4 streams download`);
+    f.tcp4Down = await iperfTcp(client, TARGET, { seconds: SECONDS, streams: 4, reverse: true });
+  }
+  if (!SKIP.has('udp')) {
+    log(`${name}: UDP rate search (≤ ${UDP_MAX_LOSS} % loss)`);
+    f.udp = await iperfUdpSearch(client, TARGET, { seconds: Math.min(SECONDS, 2), maxLossPercent: UDP_MAX_LOSS, log: (m) => log(`${name}:   ${m}`) });
+  }
+  if (!SKIP.has('rr')) {
+    log(`${name}: TCP request/response, 64 bytes, everything on CPU 0`);
+    await pin('0');
+    let rr: { p50us: number; p99us: number; count: number };
+    try {
+      rr = await peers.client(client, ['rr', TARGET, KIT_PORTS.echo, 3, 64], 30_000, { cpus: '0' });
+    } finally { await pin(allCpus()); }
+    if (!rr.count) throw new Error(`rr failed: ${JSON.stringify(rr)}`);
+    f.rrP50us = rr.p50us; f.rrP99us = rr.p99us;
+  }
+  if (!SKIP.has('cps')) {
+    log(`${name}: new TCP connections per second (connect, 64 B each way, close; 8 at a time)`);
+    const cps = await peers.client<{ perSec: number; errors: number; done: number }>(client, ['cps', TARGET, KIT_PORTS.once, 3, 8], 30_000);
+    if (!cps.done) throw new Error(`cps failed: ${JSON.stringify(cps)}`);
+    f.cps = cps.perSec; f.cpsErrors = cps.errors;
+  }
 }
 
 function allCpus(): string { return `0-${cpus().length - 1}`; }
@@ -111,6 +123,7 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
   await peers.kit([TARGET]);
   files = await ServiceFiles.create(lab.id, {
     tun: { name: 'sy0', mtu: TUN_MTU },
+    engine: { relay: process.env.BENCH_RELAY ?? 'auto' },
     // Room for the 50,000-session step (UDP sessions from one socket) and time to measure them.
     limits: { maxSessions: 65536, maxUdpSessions: 60000 },
     timeouts: { udpIdleMs: 180000 },
@@ -125,7 +138,7 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
     await measure('switchyard', topo.client, peers, async (c) => { await taskset(peers.pid('kit'), c); await taskset(s.pid, c); }, f);
     f.rssPeakKiB = await s.peakRssKiB();
     f.scale = [];
-    for (const n of [10_000, 50_000]) {
+    for (const n of SKIP.has('scale') ? [] : [10_000, 50_000]) {
       log(`switchyard: ${n} live sessions (UDP), RSS and a sessions.list page over the control socket`);
       f.scale.push(await measureSessions(topo.client, TARGET, s, `${files.dir}/control.sock`, n, 10_000));
     }
