@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFile, rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTrafficLab, type TrafficLab } from '../support/service.js';
+import { startTrafficLab, ENGINE_MODES, type ServiceConfig, type TrafficLab } from '../support/service.js';
 import { curl, urlHost, sha256, writeRandomFile, KIT_PORTS, SERVER_FIRST_BYTES, type KitEvent } from '../support/peers.js';
 import { ADDR } from '../support/topology.js';
 
@@ -16,10 +16,17 @@ const TARGETS = [
   { name: 'IPv6 off-link', addr: ADDR.offlink6 },
 ];
 
-for (const mode of ['kernel', 'switchyard'] as const) {
-  describe(`TCP ${mode === 'kernel' ? 'over plain kernel routing (lab baseline, no service)' : 'through the switchyard TUN'}`, () => {
+const RUNS = [{ mode: 'kernel' as const, label: 'over plain kernel routing (lab baseline, no service)', service: undefined, expectLog: undefined },
+  ...ENGINE_MODES.map((m) => ({ mode: 'switchyard' as const, label: `through the switchyard TUN (${m.name})`, service: m.service as ServiceConfig, expectLog: m.expect as RegExp }))];
+
+for (const { mode, label, service, expectLog } of RUNS) {
+  describe(`TCP ${label}`, () => {
     let t: TrafficLab;
-    beforeAll(async () => { t = await startTrafficLab(mode, { nginx: true, tag: 'sytcp' }); }, 90_000);
+    beforeAll(async () => { t = await startTrafficLab(mode, { nginx: true, tag: 'sytcp', ...(service ? { service } : {}) }); }, 90_000);
+
+    it.runIf(mode === 'switchyard')('runs in the mode under test', () => {
+      expect(t.svc!.log, t.why()).toMatch(expectLog!);
+    });
     afterAll(async () => { await t?.dispose(); });
 
     it.each(TARGETS)('downloads the 64 MiB file intact over $name', async ({ addr }) => {

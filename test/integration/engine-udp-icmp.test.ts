@@ -2,7 +2,7 @@
 // dig against dnsmasq, and ping, all run inside the client namespace. Each scenario runs first over
 // plain kernel routing (no service: proves the lab and the check), then through the service.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startTrafficLab, type TrafficLab } from '../support/service.js';
+import { startTrafficLab, ENGINE_MODES, type ServiceConfig, type TrafficLab } from '../support/service.js';
 import { KIT_PORTS, DNS_NAMES } from '../support/peers.js';
 import { execIn } from '../support/netns.js';
 import { ADDR } from '../support/topology.js';
@@ -10,10 +10,17 @@ import { ADDR } from '../support/topology.js';
 interface EchoReport { size: number; count: number; echoed: number; mismatched: number; lost: number; resent: number; wrongSource: number }
 interface ManyReport { n: number; echoed: number; lost: number; wrong: number; wrongSource: number; ports: number }
 
-for (const mode of ['kernel', 'switchyard'] as const) {
-  describe(`UDP, DNS and ping ${mode === 'kernel' ? 'over plain kernel routing (lab baseline, no service)' : 'through the switchyard TUN'}`, () => {
+const RUNS = [{ mode: 'kernel' as const, label: 'over plain kernel routing (lab baseline, no service)', service: undefined, expectLog: undefined },
+  ...ENGINE_MODES.map((m) => ({ mode: 'switchyard' as const, label: `through the switchyard TUN (${m.name})`, service: m.service as ServiceConfig, expectLog: m.expect as RegExp }))];
+
+for (const { mode, label, service, expectLog } of RUNS) {
+  describe(`UDP, DNS and ping ${label}`, () => {
     let t: TrafficLab;
-    beforeAll(async () => { t = await startTrafficLab(mode, { dns: true, tag: 'syudp' }); }, 90_000);
+    beforeAll(async () => { t = await startTrafficLab(mode, { dns: true, tag: 'syudp', ...(service ? { service } : {}) }); }, 90_000);
+
+    it.runIf(mode === 'switchyard')('runs in the mode under test', () => {
+      expect(t.svc!.log, t.why()).toMatch(expectLog!);
+    });
     afterAll(async () => { await t?.dispose(); });
 
     it.each([

@@ -195,7 +195,7 @@ export interface TrafficLab {
  * Builds the standard topology with the kit and (optionally) nginx and dnsmasq on the server, then in
  * 'switchyard' mode starts the service in the client namespace. On any failure everything is torn down.
  */
-export async function startTrafficLab(mode: 'kernel' | 'switchyard', opts: { nginx?: boolean; dns?: boolean; tag?: string } = {}): Promise<TrafficLab> {
+export async function startTrafficLab(mode: 'kernel' | 'switchyard', opts: { nginx?: boolean; dns?: boolean; tag?: string; service?: ServiceConfig } = {}): Promise<TrafficLab> {
   const lab = new Lab(opts.tag ?? 'sy');
   let peers: PeerSet | undefined;
   let files: ServiceFiles | undefined;
@@ -213,7 +213,7 @@ export async function startTrafficLab(mode: 'kernel' | 'switchyard', opts: { ngi
     const nginx = opts.nginx ? await peers.nginx() : undefined;
     if (opts.dns) await peers.dnsmasq([topo.addr.server4, topo.addr.server6, topo.addr.offlink4, topo.addr.offlink6]);
     if (mode === 'switchyard') {
-      files = await ServiceFiles.create(lab.id);
+      files = await ServiceFiles.create(lab.id, opts.service ?? {});
       svc = await startService(lab, topo.client, files);
       // The traffic must really go into the TUN, or a passing test would prove nothing about the engine.
       for (const a of [topo.addr.server4, topo.addr.offlink4, topo.addr.server6, topo.addr.offlink6]) {
@@ -233,3 +233,13 @@ export async function startTrafficLab(mode: 'kernel' | 'switchyard', opts: { ngi
     throw new Error(`${(e as Error).message}${log}`);
   }
 }
+
+/**
+ * The engine's modes every traffic test runs in: the fast one (offloads, splice relay — what `auto`
+ * picks on Linux) and the fallback (plain packets, JavaScript relay — what other kernels and OSes get).
+ * `expect` is the log line fragment that proves the mode really ran.
+ */
+export const ENGINE_MODES = [
+  { name: 'fast mode: offloads + splice relay', service: { engine: { relay: 'splice' } }, expect: /offload="csum\+tso4\+tso6" relay="splice"/ },
+  { name: 'fallback mode: no offloads + JS relay', service: { tun: { name: 'sy0', mtu: 1500, offload: 'off' }, engine: { relay: 'js' } }, expect: /offload="none" relay="js"/ },
+] as const;
