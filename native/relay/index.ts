@@ -4,6 +4,7 @@
 import type { StreamRelay } from '../../app/os/relay.js';
 import type { Logger } from '../../app/log.js';
 import { JsRelay } from '../../app/engine/relay-js.js';
+import { OnDemandRelay } from './on-demand.js';
 
 /** Which relay to use: 'auto' prefers splice where available, 'js' and 'splice' force one. */
 export type RelayMode = 'auto' | 'js' | 'splice';
@@ -21,6 +22,12 @@ export async function createStreamRelay(mode: RelayMode, log: Logger, platform: 
   }
   try {
     const { SpliceRelay } = await import('./linux-splice.js');
+    if (mode === 'auto') {
+      // The worker runs only while TCP connections are relayed (idle service: ~10 MiB less RSS); if it
+      // cannot start when first needed, OnDemandRelay logs it and uses the JS relay.
+      log.info('relay: splice (worker thread, splice(2) through pipes; started on demand, stopped when idle)', { mode });
+      return new OnDemandRelay('splice', () => SpliceRelay.start({ log }), { log });
+    }
     const relay = await SpliceRelay.start({ log });
     log.info('relay: splice (worker thread, splice(2) through pipes)', { mode, pipeBytes: relay.pipeBytes });
     return relay;
