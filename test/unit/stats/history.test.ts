@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageHistory, type UsageHistoryOptions } from '../../../app/stats/history.js';
