@@ -77,8 +77,11 @@ export class ServiceApi {
     view.engine.flows.trackRemoved = true;
   }
 
-  /** One tick: stats, history, and the protocol event for subscribers. */
-  tick(now = Date.now()): Tick {
+  /**
+   * One tick: stats, history, and the protocol event for subscribers. With `withSessions` false (no
+   * subscriber) the session rows are not built — with 50,000 sessions they are the tick's main cost.
+   */
+  tick(now = Date.now(), withSessions = true): Tick {
     const flows = this.#view.engine.flows;
     const ended: Counted[] = [];
     for (const s of flows.drainRemoved()) {
@@ -99,7 +102,8 @@ export class ServiceApi {
     for (const c of live) {
       const s = c.s;
       const prev = this.#known.get(s.id);
-      if (prev === undefined) added.push(toWire(s));
+      if (!withSessions) { /* rows not wanted; #known still tracks what a subscriber would have seen */ }
+      else if (prev === undefined) added.push(toWire(s));
       else if (prev !== s.lastSeen) updated.push({ id: s.id, state: SESSION_STATE_NAMES[s.state], lastSeen: s.lastSeen, bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsIn: s.packetsIn, packetsOut: s.packetsOut });
       this.#known.set(s.id, s.lastSeen);
     }
@@ -220,17 +224,40 @@ function toDeviceSummary(a: AggregateSnapshot): DeviceSummary {
   return { ...aggregate(a), address: d.local ? 'this computer' : d.address, local: d.local, ...(d.mac ? { mac: d.mac } : {}), ...(d.hostname ? { hostname: d.hostname } : {}) };
 }
 
+/** Wire forms of attribution and device info, shared by every session that has the same one. */
+const wireApps = new WeakMap<object, AppRef>();
+const wireDevices = new WeakMap<object, WireSession['device']>();
+
+function wireApp(s: Session): AppRef {
+  const a = s.app;
+  if (a === null) return PENDING_REF;
+  if (a.kind === 'unknown') return a;
+  let w = wireApps.get(a.process);
+  if (!w) {
+    const p = a.process;
+    wireApps.set(p, (w = { kind: 'process', pid: p.pid, name: p.name, exe: p.exe, cmdline: p.cmdline, uid: Math.max(0, p.uid), user: p.user }));
+  }
+  return w;
+}
+
+function wireDevice(s: Session): WireSession['device'] {
+  const d = s.device;
+  if (d === null) return { address: s.srcText, local: true };
+  // A device's MAC or name can arrive later: the cached form is rebuilt when they differ.
+  let w = wireDevices.get(d);
+  if (!w || w.mac !== d.mac || w.hostname !== d.hostname) {
+    wireDevices.set(d, (w = { address: d.address, local: d.local, ...(d.mac ? { mac: d.mac } : {}), ...(d.hostname ? { hostname: d.hostname } : {}) }));
+  }
+  return w;
+}
+
 /** An engine session as the protocol's Session. */
 export function toWire(s: Session): WireSession {
-  const a = s.app;
-  const app: AppRef = a === null ? PENDING_REF : a.kind === 'unknown' ? a
-    : { kind: 'process', pid: a.process.pid, name: a.process.name, exe: a.process.exe, cmdline: a.process.cmdline, uid: Math.max(0, a.process.uid), user: a.process.user };
-  const d = s.device;
   return {
     id: s.id, state: SESSION_STATE_NAMES[s.state], lastSeen: s.lastSeen,
     bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsIn: s.packetsIn, packetsOut: s.packetsOut,
     protocol: s.proto === 6 ? 'tcp' : s.proto === 17 ? 'udp' : 'icmp', family: s.family,
     src: s.srcText, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort, startedAt: s.startedAt,
-    app, device: d === null ? { address: s.srcText, local: true } : { address: d.address, local: d.local, ...(d.mac ? { mac: d.mac } : {}), ...(d.hostname ? { hostname: d.hostname } : {}) },
+    app: wireApp(s), device: wireDevice(s),
   };
 }

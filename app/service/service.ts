@@ -155,7 +155,10 @@ class Service implements RunningService {
     this.log.info('control API listening', { socket: this.#control.address, group: this.config.control.group });
     this.#tickTimer = setInterval(() => {
       try {
-        this.#control?.broadcast('tick', api.tick());
+        const control = this.#control;
+        const subscribers = control?.stats().subscribers ?? 0;
+        const tick = api.tick(Date.now(), subscribers > 0);
+        if (subscribers > 0) control!.broadcast('tick', tick);
       } catch (err) {
         this.log.error('stats tick failed', { error: (err as Error).stack ?? String(err) });
       }

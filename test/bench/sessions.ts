@@ -7,6 +7,8 @@ import { execIn } from '../support/netns.js';
 import { ControlClient } from '../../app/control/client.js';
 import type { ServiceProcess } from '../support/service.js';
 
+const SENDER_PORT = 40404;
+
 export interface SessionsFigures {
   sessions: number;
   rssKiB: number;
@@ -24,6 +26,7 @@ export async function measureSessions(ns: string, target: string, svc: ServicePr
   const script = `
 const dgram = require('node:dgram');
 const s = dgram.createSocket('udp4');
+s.bind(${SENDER_PORT}); // the same app endpoint in every step: later steps add to the earlier sessions
 const n = ${total}, first = ${firstPort}, buf = Buffer.from('x');
 let i = 0, pass = 0;
 function burst() {
