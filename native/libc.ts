@@ -143,3 +143,28 @@ export function relayLibc(): RelayLibc {
   };
   return cachedRelay;
 }
+
+/** The BSD socket calls used by the netlink (sock_diag) and ICMP echo sockets. */
+export interface SocketLibc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
+  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
+  recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
+  close(fd: number): number;
+}
+
+let socketCached: SocketLibc | undefined;
+
+/** Returns the socket calls, loading libc.so.6 on first use. */
+export function socketLibc(): SocketLibc {
+  if (socketCached) return socketCached;
+  const lib = koffi.load('libc.so.6');
+  socketCached = {
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    setsockopt: lib.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
+    sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
+    recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
+    close: lib.func('int close(int fd)'),
+  } as SocketLibc;
+  return socketCached;
+}

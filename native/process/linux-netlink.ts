@@ -10,6 +10,7 @@ import { endianness } from 'node:os';
 import { constants as osConstants } from 'node:os';
 import koffi from 'koffi';
 import { buildInetDiagRequest, parseInetDiagReply, NETLINK_SOCK_DIAG, type InetDiagQuery, type SocketEntry } from './linux-parse.js';
+import { socketLibc } from '../libc.js';
 
 const AF_NETLINK = 16, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1, SO_RCVTIMEO = 20;   // SO_RCVTIMEO_OLD: a 16-byte struct timeval on 64-bit
@@ -17,27 +18,7 @@ const LE = endianness() === 'LE';
 const RECV_BUF = 64 * 1024;               // dumps come in chunks of at most 32 KiB
 const RECV_TIMEOUT_US = 200_000;
 
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
-  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
-  recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
-  close(fd: number): number;
-}
-
-let libcCache: Libc | null = null;
-function libc(): Libc {
-  if (libcCache) return libcCache;
-  const lib = koffi.load('libc.so.6');
-  libcCache = {
-    socket: lib.func('int socket(int domain, int type, int protocol)'),
-    setsockopt: lib.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
-    sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
-    recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
-    close: lib.func('int close(int fd)'),
-  } as Libc;
-  return libcCache;
-}
+const libc = socketLibc;
 
 /** Symbolic errno name ("EACCES"), or "errno N". */
 export function errnoName(code: number): string {

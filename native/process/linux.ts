@@ -24,6 +24,7 @@ import {
   socketInode, splitCmdline, v4Mapped, type SocketEntry, type Tuple,
 } from './linux-parse.js';
 import { SockDiagSocket, errnoName } from './linux-netlink.js';
+import { countedLookup } from './counted.js';
 
 const LE = endianness() === 'LE';
 const ALL_STATES = 0xffffffff;
@@ -94,18 +95,8 @@ export class LinuxProcessResolver implements ProcessResolver {
     return this.#source === 'procfs' ? `procfs${this.#netlinkError ? ` (${this.#netlinkError})` : ''}` : 'netlink';
   }
 
-  async resolve(flow: FlowKey): Promise<Attribution> {
-    const t0 = performance.now();
-    this.stats.lookups++;
-    let result: Attribution;
-    try {
-      result = await this.#resolve(flow);
-    } catch (e) {
-      result = { kind: 'unknown', reason: `internal error: ${(e as Error).message}` };
-    }
-    if (result.kind === 'process') this.stats.hits++; else this.stats.unknown++;
-    this.stats.totalMs += performance.now() - t0;
-    return result;
+  resolve(flow: FlowKey): Promise<Attribution> {
+    return countedLookup(this.stats, () => this.#resolve(flow));
   }
 
   /** Drops every cache (inode owners, process details, user names): the next lookups start cold. */

@@ -13,6 +13,7 @@ import koffi from 'koffi';
 import type { Attribution, FlowKey, ProcessInfo, ProcessResolver } from '../../app/os/process.js';
 import type { Logger } from '../../app/log.js';
 import { parseAddress } from '../../app/net/cidr.js';
+import { countedLookup } from './counted.js';
 import {
   PROC_BSDINFO_LEN, PROX_FDTYPE_SOCKET, SOCKET_FDINFO_LEN, cString, matchScore, parseBsdInfo, parseFdList,
   parseProcArgs2, parseSocketFdInfo,
@@ -70,14 +71,8 @@ export class MacosProcessResolver implements ProcessResolver {
     this.#budgetMs = options.scanBudgetMs ?? 500;
   }
 
-  async resolve(flow: FlowKey): Promise<Attribution> {
-    const t0 = performance.now();
-    this.stats.lookups++;
-    let r: Attribution;
-    try { r = await this.#resolve(flow); } catch (e) { r = { kind: 'unknown', reason: `internal error: ${(e as Error).message}` }; }
-    if (r.kind === 'process') this.stats.hits++; else this.stats.unknown++;
-    this.stats.totalMs += performance.now() - t0;
-    return r;
+  resolve(flow: FlowKey): Promise<Attribution> {
+    return countedLookup(this.stats, () => this.#resolve(flow));
   }
 
   close(): void { this.#processes.clear(); this.#recent = []; }

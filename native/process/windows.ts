@@ -15,6 +15,7 @@ import type { Attribution, FlowKey, ProcessInfo, ProcessResolver } from '../../a
 import type { Logger } from '../../app/log.js';
 import { parseAddress } from '../../app/net/cidr.js';
 import { findOwnerPid, imageName, parseTcpTable, parseUdpTable } from './windows-tables.js';
+import { countedLookup } from './counted.js';
 
 const AF_INET = 2, AF_INET6 = 23;
 const TCP_TABLE_OWNER_PID_ALL = 5, UDP_TABLE_OWNER_PID = 1;
@@ -82,14 +83,8 @@ export class WindowsProcessResolver implements ProcessResolver {
     this.#ttlMs = options.processTtlMs ?? 2_000;
   }
 
-  async resolve(flow: FlowKey): Promise<Attribution> {
-    const t0 = performance.now();
-    this.stats.lookups++;
-    let r: Attribution;
-    try { r = await this.#resolve(flow); } catch (e) { r = { kind: 'unknown', reason: `internal error: ${(e as Error).message}` }; }
-    if (r.kind === 'process') this.stats.hits++; else this.stats.unknown++;
-    this.stats.totalMs += performance.now() - t0;
-    return r;
+  resolve(flow: FlowKey): Promise<Attribution> {
+    return countedLookup(this.stats, () => this.#resolve(flow));
   }
 
   close(): void { this.#processes.clear(); }

@@ -24,6 +24,7 @@ import { randomInt } from 'node:crypto';
 import koffi from 'koffi';
 import type { IcmpEchoFactory, IcmpEchoSocket } from '../../app/os/icmp.js';
 import { parseAddress } from '../../app/net/cidr.js';
+import { socketLibc } from '../libc.js';
 
 const AF_INET = 2, AF_INET6 = 10;
 const SOCK_DGRAM = 2, SOCK_RAW = 3, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
@@ -39,25 +40,7 @@ const EACCES = osConstants.errno.EACCES;
 const ECHO_TYPE = 0, ECHO_CODE = 1, ECHO_CHECKSUM = 2, ECHO_ID = 4, ECHO_SEQ = 6;
 const ECHO_HEADER_LEN = 8;
 
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
-  sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
-  close(fd: number): number;
-}
-
-let libcCache: Libc | null = null;
-function libc(): Libc {
-  if (libcCache) return libcCache;
-  const lib = koffi.load('libc.so.6');
-  libcCache = {
-    socket: lib.func('int socket(int domain, int type, int protocol)'),
-    setsockopt: lib.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
-    sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
-    close: lib.func('int close(int fd)'),
-  } as Libc;
-  return libcCache;
-}
+const libc = socketLibc;
 
 function errnoName(code: number): string {
   for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
