@@ -4,6 +4,7 @@
 // bytes transferred (within headers), per-app totals equal to the sum of their sessions, and usage
 // history that survives a kill -9 of the service and a restart.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import net from 'node:net';
 import { Lab, execIn } from '../support/netns.js';
 import { standardTopology, ADDR, type StandardTopology } from '../support/topology.js';
 import { PeerSet, curl, urlHost, type NginxPeer } from '../support/peers.js';
@@ -138,6 +139,35 @@ describe('control API and attribution through the running service', () => {
     for (let i = 0; i < 50 && !/reset|eof/.test(out); i++) await new Promise((res) => setTimeout(res, 100));
     expect(out.trim().split('\n').pop(), why(out)).toBe('reset');
   }, 30_000);
+
+  it('answers bad input on the real control socket with coded errors and keeps forwarding', async () => {
+    const socketPath = `${files.dir}/control.sock`;
+    const talk = (payload: string | Buffer, waitMs = 1500) => new Promise<string>((resolve) => {
+      let out = '';
+      const c = net.connect(socketPath, () => { c.write(payload); });
+      c.on('data', (d) => { out += d; });
+      c.on('error', () => resolve(out));
+      c.on('close', () => resolve(out));
+      setTimeout(() => { c.destroy(); resolve(out); }, waitMs);
+    });
+    expect(await talk('{not json\n')).toMatch(/"code":"BAD_REQUEST"/);
+    expect(await talk('{"id":1,"method":"no.such.method"}\n')).toMatch(/"code":"UNKNOWN_METHOD"/);
+    expect(await talk('{"id":2,"method":"sessions.list","params":{"limit":"many"}}\n')).toMatch(/"code":"INVALID_PARAMS"/);
+    expect(await talk(Buffer.alloc(10 * 1024 * 1024, 0x61), 4000)).toMatch(/"code":"TOO_LARGE"/);
+    // A client that vanishes mid-request, 100 subscribers at once.
+    const half = net.connect(socketPath, () => { half.write('{"id":3,"method":"sessions.li'); half.destroy(); });
+    half.on('error', () => {});
+    const subs = await Promise.all(Array.from({ length: 100 }, () => new Promise<net.Socket>((resolve) => {
+      const c = net.connect(socketPath, () => { c.write('{"id":1,"method":"subscribe","params":{"topics":["tick"]}}\n'); resolve(c); });
+      c.on('error', () => {});
+    })));
+    await new Promise((res) => setTimeout(res, 1500));
+    subs.forEach((c) => c.destroy());
+    expect(svc!.running, why()).toBe(true);
+    const r = await curl(topo.client, ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${urlHost(ADDR.offlink4)}${nginx.small[2]!.path}`]);
+    expect(r.stdout, why(r)).toBe('200');
+    expect(await svc!.rssKiB(), why()).toBeLessThan(300 * 1024);
+  }, 60_000);
 
   it('keeps usage history across a kill -9 and a restart', async () => {
     // History is flushed every few seconds; wait past one flush so the download above is stored.
