@@ -23,6 +23,7 @@ import { raiseOpenFileLimit } from '../../native/limits.js';
 import { createStreamRelay } from '../../native/relay/index.js';
 import { join } from 'node:path';
 import { startControlServer, type ControlServer } from '../control/server.js';
+import { TransportError } from '../control/transport.js';
 import { UsageHistory } from '../stats/history.js';
 import { ServiceApi, TICK_MS } from './api.js';
 import { version } from '../version.js';
@@ -149,10 +150,17 @@ class Service implements RunningService {
       return null;
     });
     const api = new ServiceApi(this, this.#history, version());
-    this.#control = await startControlServer({
-      socketPath: this.config.control.socket, group: this.config.control.group, handlers: api.handlers(), log: this.log, version: version(),
-    });
-    this.log.info('control API listening', { socket: this.#control.address, group: this.config.control.group });
+    try {
+      this.#control = await startControlServer({
+        socketPath: this.config.control.socket, group: this.config.control.group, handlers: api.handlers(), log: this.log, version: version(),
+      });
+      this.log.info('control API listening', { socket: this.#control.address, group: this.config.control.group });
+    } catch (err) {
+      // Another live service owns the socket (a second network namespace with the default path):
+      // routing is this service's job and goes on; only its API is missing, and the log says so.
+      if (!(err instanceof TransportError) || err.code !== 'IN_USE') throw err;
+      this.log.error('control API disabled: its socket belongs to another running Switchyard service; set control.socket to a path of its own', { socket: this.config.control.socket, error: err.message });
+    }
     this.#tickTimer = setInterval(() => {
       try {
         const control = this.#control;
