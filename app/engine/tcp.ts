@@ -216,8 +216,7 @@ export class TcpForwarder {
     }
     s.state = SessionState.CLOSED;
     s.closedAt = this.#ctx.now;
-    s.closeReason = reason;
-    this.#ctx.closed(s, reason);
+    this.#ctx.closed(s, reason); // keeps a reason set before (e.g. closed-by-user)
     // A refused or unreachable flow needs no linger: the app got its answer.
     this.#finish(s);
   }

@@ -31,6 +31,7 @@ export class UdpForwarder {
   readonly #ctx: EngineContext;
   readonly #bindings = new Map<string, Binding>();
   #sessions = 0;
+  #lastLimitLog = -Infinity;
 
   constructor(ctx: EngineContext) {
     this.#ctx = ctx;
@@ -62,7 +63,10 @@ export class UdpForwarder {
     const ctx = this.#ctx;
     if (this.#sessions >= ctx.limits.maxUdpSessions) {
       ctx.counters.refusedByLimit++;
-      ctx.admit('udp'); // logs the limit (rate-limited)
+      if (ctx.now - this.#lastLimitLog >= 10_000) {
+        this.#lastLimitLog = ctx.now;
+        ctx.log.warn(`UDP session limit reached (limits.maxUdpSessions=${ctx.limits.maxUdpSessions}): new UDP flows are dropped until sessions expire`, { refusedSoFar: ctx.counters.refusedByLimit });
+      }
       return null;
     }
     if (!ctx.admit('udp')) return null;

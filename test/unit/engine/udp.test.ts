@@ -15,6 +15,7 @@ const TIMEOUTS = { tcpConnectMs: 1000, udpIdleMs: 500, dnsIdleMs: 500, icmpIdleM
 
 describe('engine UDP', () => {
   let tun: FakeTun, engine: Engine, echo: dgram.Socket, echoPort: number;
+  const warnings: string[] = [];
 
   beforeEach(async () => {
     echo = dgram.createSocket('udp4');
@@ -23,8 +24,9 @@ describe('engine UDP', () => {
     echoPort = echo.address().port;
     tun = new FakeTun();
     // No TUN address: the TCP listener is not needed here.
+    warnings.length = 0;
     engine = new Engine({ tun, direct: new DirectOutbound({ interface: 'lo', address4: '127.0.0.1' }), icmp: null,
-      fwmark: 0, limits: LIMITS, timeouts: TIMEOUTS, log: silentLogger });
+      fwmark: 0, limits: LIMITS, timeouts: TIMEOUTS, log: { ...silentLogger, warn: (m: string) => { warnings.push(m); } } });
     await engine.start();
   });
   afterEach(async () => { await engine.stop(); echo.close(); });
@@ -88,10 +90,11 @@ describe('engine UDP', () => {
     expect(engine.flows.size).toBe(0);
   });
 
-  it('refuses new flows past maxUdpSessions and counts them', async () => {
+  it('refuses new flows past maxUdpSessions, counts them and says so once in the log', async () => {
     for (let i = 0; i < 5; i++) tun.inject(udpPacket(APP, 41000 + i, ip4('127.0.0.1'), echoPort, Buffer.from('x')));
     expect(engine.udp.sessionCount).toBe(3);
-    expect(engine.counters.refusedByLimit).toBeGreaterThanOrEqual(2);
+    expect(engine.counters.refusedByLimit).toBe(2);
+    expect(warnings.filter((w) => w.includes('limits.maxUdpSessions=3'))).toHaveLength(1);
   });
 
   it('counts and drops malformed packets without throwing; TCP without a listener is ignored', async () => {
