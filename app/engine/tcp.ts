@@ -48,6 +48,7 @@ export class TcpForwarder {
   #v4: Endpoint | null = null;
   #v6: Endpoint | null = null;
   #pending = 0;
+  #lastLimitLog = -Infinity;
   #closing = false;
 
   readonly #relay: StreamRelay;
@@ -141,7 +142,13 @@ export class TcpForwarder {
       return;
     }
     if (this.#closing || this.#pending >= ctx.limits.maxPendingConnects || !ctx.admit('tcp')) {
-      if (this.#pending >= ctx.limits.maxPendingConnects) ctx.counters.refusedByLimit++;
+      if (this.#pending >= ctx.limits.maxPendingConnects) {
+        ctx.counters.refusedByLimit++;
+        if (ctx.now - this.#lastLimitLog >= 10_000) {
+          this.#lastLimitLog = ctx.now;
+          ctx.log.warn(`TCP connect limit reached (${this.#pending} dials in progress, limits.maxPendingConnects=${ctx.limits.maxPendingConnects}): new connections are reset until dials finish`);
+        }
+      }
       this.#reset(buf, info);
       return;
     }
