@@ -22,6 +22,7 @@ import { portMatcher, type PortRange } from './matchers/port.js';
 import { protocolMatcher } from './matchers/protocol.js';
 import { userMatcher } from './matchers/user.js';
 import type { Rule, RuleAction } from './rule.js';
+import { keyPath, show, valueAt } from '../validation.js';
 
 type OneOrMany<T> = T | T[];
 
@@ -72,27 +73,6 @@ const MAC = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;
 const DOMAIN_LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
 const GLOB_MAX = 1024;
 const RATE_MAX = 2 ** 40;
-
-/** JSON-ish rendering of a bad value ("abc" quoted, numbers bare). */
-function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
-  return Array.isArray(value) ? 'a list' : 'a mapping';
-}
-
-/** "all[0].cidr" from ['all', 0, 'cidr'], after `prefix`. */
-function keyPath(prefix: string, path: readonly PropertyKey[]): string {
-  let out = prefix;
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
-  return out || '(top level)';
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
-  return v;
-}
 
 // Item checks: null when fine, else the text that follows the quoted value.
 type Check = (v: unknown) => string | null;
@@ -232,21 +212,21 @@ function describe(issue: z.core.$ZodIssue, input: unknown, prefix: string): stri
   const value = valueAt(input, path);
   switch (issue.code) {
     case 'unrecognized_keys':
-      return issue.keys.map((key) => `${keyPath(prefix, [...path, key])}: unknown key "${key}"`);
+      return issue.keys.map((key) => `${keyPath([...path, key], prefix)}: unknown key "${key}"`);
     case 'invalid_type': {
       const want = TYPE_NAMES[issue.expected] ?? issue.expected;
-      return [value === undefined ? `${keyPath(prefix, path)}: is required (${want})` : `${keyPath(prefix, path)}: ${show(value)} is not ${want}`];
+      return [value === undefined ? `${keyPath(path, prefix)}: is required (${want})` : `${keyPath(path, prefix)}: ${show(value)} is not ${want}`];
     }
     case 'invalid_value':
-      return [`${keyPath(prefix, path)}: ${show(value)} is not one of ${issue.values.map(String).join(', ')}`];
+      return [`${keyPath(path, prefix)}: ${show(value)} is not one of ${issue.values.map(String).join(', ')}`];
     case 'invalid_union':
-      return [`${keyPath(prefix, path)}: ${show(value)} is not one of direct, upstream, block`];
+      return [`${keyPath(path, prefix)}: ${show(value)} is not one of direct, upstream, block`];
     case 'custom':
-      return [`${keyPath(prefix, path)}: ${issue.message}`];
+      return [`${keyPath(path, prefix)}: ${issue.message}`];
     case 'too_small':
-      return [`${keyPath(prefix, path)}: ${Array.isArray(value) ? '' : `${show(value)} `}${issue.message}`];
+      return [`${keyPath(path, prefix)}: ${Array.isArray(value) ? '' : `${show(value)} `}${issue.message}`];
     default:
-      return [`${keyPath(prefix, path)}: ${show(value)} ${issue.message}`];
+      return [`${keyPath(path, prefix)}: ${show(value)} ${issue.message}`];
   }
 }
 
@@ -291,8 +271,8 @@ export function parseRules(input: unknown, path = 'rules', options: { upstreams?
   if (!parsed.success) {
     // "is empty"/"needs at least one of" next to an unknown key at the same place only repeats it.
     const issues = parsed.error.issues;
-    const unknownAt = new Set(issues.filter((i) => i.code === 'unrecognized_keys').map((i) => keyPath('', i.path)));
-    const useful = issues.filter((i) => !(i.code === 'custom' && unknownAt.has(keyPath('', i.path)) && /^(is empty \(|needs at least one of)/.test(i.message)));
+    const unknownAt = new Set(issues.filter((i) => i.code === 'unrecognized_keys').map((i) => keyPath(i.path, '')));
+    const useful = issues.filter((i) => !(i.code === 'custom' && unknownAt.has(keyPath(i.path, '')) && /^(is empty \(|needs at least one of)/.test(i.message)));
     return { ok: false, errors: useful.flatMap((i) => describe(i, input, path)) };
   }
   const specs = structuredClone(input) as RuleSpec[]; // ParsedRule.spec must not change under the caller
@@ -302,7 +282,7 @@ export function parseRules(input: unknown, path = 'rules', options: { upstreams?
     specs.forEach((r, i) => {
       if (r.action.type === 'upstream' && !known.has(r.action.upstream)) {
         const names = options.upstreams!.length ? options.upstreams!.join(', ') : 'none are configured';
-        errors.push(`${keyPath(path, [i, 'action', 'upstream'])}: ${show(r.action.upstream)} is not a configured upstream (${names})`);
+        errors.push(`${keyPath([i, 'action', 'upstream'], path)}: ${show(r.action.upstream)} is not a configured upstream (${names})`);
       }
     });
   }

@@ -6,6 +6,7 @@ import { isAbsolute } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { formatAddress, parseCidr } from '../net/cidr.js';
+import { keyPath, show, valueAt } from '../validation.js';
 
 /** The validated service configuration (every field present; defaults filled in). */
 export interface Config {
@@ -60,15 +61,6 @@ const TABLE_MAX = 0xfffffff0;
 const RESERVED_TABLES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
 // The service uses rule priorities PRIO..PRIO+2; 0 is the local rule, 32766/32767 main/default.
 const RULE_PRIORITY_MAX = 32765 - 2;
-
-/** JSON-ish rendering of a bad value for an error line ("abc" quoted, numbers bare). */
-function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'number') return String(value); // Infinity and NaN too, unlike JSON
-  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
-  if (Array.isArray(value)) return 'a list';
-  return 'a mapping';
-}
 
 type Ctx = z.RefinementCtx;
 
@@ -183,19 +175,6 @@ const schema = z.strictObject({
     attribution: z.boolean().default(DEFAULTS.engine.attribution),
   }).prefault({}),
 });
-
-/** "route.include[1]" from ['route', 'include', 1]. */
-function keyPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
-  return out || '(top level)';
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
-  return v;
-}
 
 /** Edit distance where swapping two neighbouring letters counts as one edit ("nmae" -> "name"). */
 function editDistance(a: string, b: string): number {
