@@ -13,7 +13,9 @@ import type { TunDevice } from '../os/tun.js';
 import type { IcmpEchoFactory } from '../os/icmp.js';
 import type { DirectOutbound } from '../outbound/direct.js';
 import { FlowTable } from '../flow/flow-table.js';
-import { Session, SessionState, SESSION_STATE_NAMES, type DeviceInfo } from '../flow/session.js';
+import { Session, SessionState } from '../flow/session.js';
+import { protocolName, toWire } from './session-view.js';
+import type { Session as WireSession } from '../protocol/index.js';
 import type { Attribution } from '../os/process.js';
 import { parseCidr, formatAddress, type Cidr } from '../net/cidr.js';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, PacketInfo, ParseStatus } from '../wire/ip.js';
@@ -48,21 +50,6 @@ export interface EngineOptions {
   limits: EngineLimits;
   timeouts: EngineTimeouts;
   log: Logger;
-}
-
-/** A session as plain data, for logs, the API and tests. */
-export interface SessionSnapshot {
-  id: number;
-  protocol: 'tcp' | 'udp' | 'icmp';
-  family: 4 | 6;
-  src: string; srcPort: number; dst: string; dstPort: number;
-  state: string;
-  startedAt: number; lastSeen: number;
-  bytesOut: number; bytesIn: number; packetsOut: number; packetsIn: number;
-  /** null while the process lookup runs. */
-  app: Attribution | null;
-  device: DeviceInfo | null;
-  closeReason: string;
 }
 
 export class Engine {
@@ -237,10 +224,10 @@ export class Engine {
     }
   }
 
-  /** Every live session as plain data. */
-  sessions(): SessionSnapshot[] {
-    const out: SessionSnapshot[] = [];
-    for (const s of this.flows.values()) out.push(snapshot(s));
+  /** Every live session as plain data (the protocol's form). */
+  sessions(): WireSession[] {
+    const out: WireSession[] = [];
+    for (const s of this.flows.values()) out.push(toWire(s));
     return out;
   }
 
@@ -276,23 +263,6 @@ export class Engine {
 
 const NO_RESOLVER: Attribution = { kind: 'unknown', reason: 'no process resolver on this OS' };
 const OTHER_DEVICE: Attribution = { kind: 'unknown', reason: 'flow from another device' };
-
-function protocolName(proto: number): 'tcp' | 'udp' | 'icmp' {
-  return proto === IPPROTO_TCP ? 'tcp' : proto === IPPROTO_UDP ? 'udp' : 'icmp';
-}
-
-function snapshot(s: Session): SessionSnapshot {
-  return {
-    id: s.id,
-    protocol: protocolName(s.proto),
-    family: s.family,
-    src: s.srcText, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort,
-    state: SESSION_STATE_NAMES[s.state],
-    startedAt: s.startedAt, lastSeen: s.lastSeen,
-    bytesOut: s.bytesOut, bytesIn: s.bytesIn, packetsOut: s.packetsOut, packetsIn: s.packetsIn,
-    app: s.app, device: s.device === null ? null : { ...s.device }, closeReason: s.closeReason,
-  };
-}
 
 /**
  * The TUN address T and the fake peer F for a TUN subnet: F is the next host address after T

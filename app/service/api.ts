@@ -9,9 +9,10 @@
 import type { Engine } from '../engine/engine.js';
 import type { Session } from '../flow/session.js';
 import { SESSION_STATE_NAMES } from '../flow/session.js';
+import { protocolName, toWire } from '../engine/session-view.js';
 import type { ControlHandlers } from '../control/server.js';
 import { querySessions } from '../control/session-query.js';
-import { ProtocolError, type AppRef, type AppSummary, type DeviceSummary, type Session as WireSession, type Status, type Tick, type UsageBucket } from '../protocol/index.js';
+import { ProtocolError, type AppSummary, type DeviceSummary, type Session as WireSession, type Status, type Tick, type UsageBucket } from '../protocol/index.js';
 import { appIdentity, deviceIdentity, localDevice, StatsAggregator, type AggregateSnapshot, type AppIdentity, type DeviceIdentity, type SessionCounters } from '../stats/aggregator.js';
 import type { UsageHistory } from '../stats/history.js';
 import type { EgressInfo } from '../os/routing.js';
@@ -29,7 +30,6 @@ export interface ServiceView {
 }
 
 const PENDING_APP: AppIdentity = appIdentity({ kind: 'unknown', reason: 'lookup in progress' });
-const PENDING_REF: AppRef = { kind: 'unknown', reason: 'lookup in progress' };
 
 /** The stats view of one session: the counters read live, the identities fixed once known. */
 class Counted implements SessionCounters {
@@ -141,13 +141,11 @@ export class ServiceApi {
     const { engine, tun, egress } = this.#view;
     const c = engine.counters;
     const sessions = { tcp: 0, udp: 0, icmp: 0, total: 0 };
-    let bytesIn = 0, bytesOut = 0, packetsIn = 0, packetsOut = 0;
     for (const s of engine.flows.values()) {
-      sessions[s.proto === 6 ? 'tcp' : s.proto === 17 ? 'udp' : 'icmp']++;
+      sessions[protocolName(s.proto)]++;
       sessions.total++;
     }
-    const totals = this.stats.totals();
-    bytesIn = totals.bytesIn; bytesOut = totals.bytesOut; packetsIn = totals.packetsIn; packetsOut = totals.packetsOut;
+    const { bytesIn, bytesOut, packetsIn, packetsOut } = this.stats.totals();
     const a = engine.attributionStats;
     return {
       ...(a ? { attribution: { lookups: a.lookups, found: a.hits, unknown: a.unknown, meanUs: a.lookups ? (a.totalMs * 1000) / a.lookups : 0 } } : {}),
@@ -222,42 +220,4 @@ function aggregate(a: AggregateSnapshot) {
 function toDeviceSummary(a: AggregateSnapshot): DeviceSummary {
   const d = a.info as DeviceIdentity;
   return { ...aggregate(a), address: d.local ? 'this computer' : d.address, local: d.local, ...(d.mac ? { mac: d.mac } : {}), ...(d.hostname ? { hostname: d.hostname } : {}) };
-}
-
-/** Wire forms of attribution and device info, shared by every session that has the same one. */
-const wireApps = new WeakMap<object, AppRef>();
-const wireDevices = new WeakMap<object, WireSession['device']>();
-
-function wireApp(s: Session): AppRef {
-  const a = s.app;
-  if (a === null) return PENDING_REF;
-  if (a.kind === 'unknown') return a;
-  let w = wireApps.get(a.process);
-  if (!w) {
-    const p = a.process;
-    wireApps.set(p, (w = { kind: 'process', pid: p.pid, name: p.name, exe: p.exe, cmdline: p.cmdline, uid: Math.max(0, p.uid), user: p.user }));
-  }
-  return w;
-}
-
-function wireDevice(s: Session): WireSession['device'] {
-  const d = s.device;
-  if (d === null) return { address: s.srcText, local: true };
-  // A device's MAC or name can arrive later: the cached form is rebuilt when they differ.
-  let w = wireDevices.get(d);
-  if (!w || w.mac !== d.mac || w.hostname !== d.hostname) {
-    wireDevices.set(d, (w = { address: d.address, local: d.local, ...(d.mac ? { mac: d.mac } : {}), ...(d.hostname ? { hostname: d.hostname } : {}) }));
-  }
-  return w;
-}
-
-/** An engine session as the protocol's Session. */
-export function toWire(s: Session): WireSession {
-  return {
-    id: s.id, state: SESSION_STATE_NAMES[s.state], lastSeen: s.lastSeen,
-    bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsIn: s.packetsIn, packetsOut: s.packetsOut,
-    protocol: s.proto === 6 ? 'tcp' : s.proto === 17 ? 'udp' : 'icmp', family: s.family,
-    src: s.srcText, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort, startedAt: s.startedAt,
-    app: wireApp(s), device: wireDevice(s),
-  };
 }
