@@ -1,9 +1,10 @@
 // app/cli — the commands that talk to a running service over the control socket: status, on, off,
-// sessions, apps, devices, close, usage. Each is one entry of CONTROL_COMMANDS (same shape as the
-// other commands in main.ts); every request goes through the typed client derived from app/protocol.
+// sessions, apps, devices, close, usage, and (from rules.ts) rules … and upstreams …. Each is one
+// entry of CONTROL_COMMANDS (same shape as the other commands in main.ts); every request goes through
+// the typed client derived from app/protocol.
 // The socket is --socket, else control.socket of --config FILE, else the config default.
-// Exit codes: 0 ok · 1 the service is not running / refused us / failed · 2 usage (bad option or
-// params the service rejected as INVALID_PARAMS).
+// Exit codes: 0 ok · 1 the service is not running / refused us / failed · 2 usage (bad option, or
+// params or a rule the service rejected as INVALID_PARAMS / INVALID_RULE).
 import { ConfigError, loadConfig, parseConfig } from '../service/config.js';
 import {
   ProtocolError, SESSION_PROTOCOLS, SESSION_SORT_FIELDS, SESSION_STATES,
@@ -11,6 +12,7 @@ import {
 } from '../protocol/index.js';
 import { formatApps, formatDevices, formatSessions, formatStatus, formatUsage } from './format.js';
 import type { CliContext, Command, OptionSpec } from './main.js';
+import { rulesCommands, upstreamsCommands } from './rules.js';
 
 /** What the CLI needs of a connection; ControlClient has it, tests fake it. */
 export interface ControlSession {
@@ -68,9 +70,46 @@ async function withService(ctx: CliContext, body: (c: ControlSession) => Promise
     return await body(client);
   } catch (e) {
     if (!(e instanceof ProtocolError)) throw e;
-    return fail(ctx, e.message, e.code === 'INVALID_PARAMS' ? EXIT_USAGE : EXIT_FAILURE);
+    return reportError(ctx, e);
   } finally {
     client?.close();
+  }
+}
+
+/** A string list at `details[key]`, or []: details come from the wire, so nothing is assumed. */
+function detailLines(details: unknown, key: string, line: (item: Record<string, unknown>) => string | null = () => null): string[] {
+  const list = details !== null && typeof details === 'object' ? (details as Record<string, unknown>)[key] : undefined;
+  if (!Array.isArray(list)) return [];
+  return list.map((item) => (typeof item === 'string' ? item : item !== null && typeof item === 'object' ? line(item as Record<string, unknown>) : null))
+    .filter((l): l is string => l !== null);
+}
+
+/** One coded error as stderr lines and an exit code: rejected input is 2, everything else 1. */
+function reportError(ctx: CliContext, e: ProtocolError): number {
+  switch (e.code) {
+    case 'INVALID_RULE': {
+      // One line per problem, each naming the field: rules[0].match.port: "99999" is not a port (1..65535)
+      const errors = detailLines(e.details, 'errors');
+      if (errors.length === 0) return fail(ctx, `invalid rule: ${e.message}`, EXIT_USAGE);
+      ctx.io.stderr.write(`switchyard: the service refused the rule (nothing was changed):\n${errors.map((l) => `  ${l}\n`).join('')}`);
+      return EXIT_USAGE;
+    }
+    case 'INVALID_PARAMS': {
+      const issues = detailLines(e.details, 'issues', (i) => (typeof i.path === 'string' && typeof i.message === 'string' ? `${i.path}: ${i.message}` : null));
+      if (issues.length <= 1) return fail(ctx, e.message, EXIT_USAGE);
+      ctx.io.stderr.write(`switchyard: ${e.message}\n${issues.slice(1).map((l) => `  ${l}\n`).join('')}`);
+      return EXIT_USAGE;
+    }
+    case 'PERSIST_FAILED':
+      return fail(ctx, `${e.message}\nNothing was changed: the running rules and the config file are as they were.`);
+    case 'RULE_NOT_FOUND':
+      return fail(ctx, `${e.message} (\`switchyard rules\` lists them)`);
+    case 'UPSTREAM_NOT_FOUND': {
+      const known = detailLines(e.details, 'known');
+      return fail(ctx, known.length ? `${e.message} (configured: ${known.join(', ')})` : e.message);
+    }
+    default:
+      return fail(ctx, e.message);
   }
 }
 
@@ -192,6 +231,22 @@ async function runUsage(ctx: CliContext): Promise<number> {
   });
 }
 
+/**
+ * What the rule and upstream commands (rules.ts) share with these. Handed to them rather than
+ * imported there, so the two files do not import each other (a cycle would leave these constants
+ * uninitialized while rules.ts builds its table).
+ */
+export interface ControlKit {
+  withService: typeof withService;
+  usage: typeof usage;
+  printJson: typeof printJson;
+  connection: Record<string, OptionSpec>;
+  json: OptionSpec;
+  accessNote: string;
+}
+
+const KIT: ControlKit = { withService, usage, printJson, connection: CONNECTION, json: JSON_OUT, accessNote: ACCESS_NOTE };
+
 function routing(enabled: boolean): Command['run'] {
   return (ctx) => withService(ctx, async (c) => {
     const r = await c.api.routingSet({ enabled });
@@ -308,6 +363,8 @@ export const CONTROL_COMMANDS: Command[] = [
     },
     run: runUsage,
   },
+  ...rulesCommands(KIT),
+  ...upstreamsCommands(KIT),
 ];
 
 /** Connects with the real client (loaded lazily, so other commands never load it). */

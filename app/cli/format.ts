@@ -1,8 +1,12 @@
 // app/cli — human output for the control commands: aligned tables, sizes in binary units (B, KiB,
 // MiB, GiB, TiB), rates in the same units per second (B/s, KiB/s, …: bytes, like the sizes next to
-// them, never bits), durations ("2m 05s"). Pure functions of their input and `now`, tested with fixed
+// them, never bits), durations ("2m 05s"), routes ("direct", "via corp", "blocked") and rules as one
+// line each ("all(app curl, port 443)"). Pure functions of their input and `now`, tested with fixed
 // data; `--json` output bypasses this file entirely.
-import type { AppRef, AppSummary, DeviceRef, DeviceSummary, MethodResult, Session, Status, UsageBucket } from '../protocol/index.js';
+import type {
+  AppRef, AppSummary, DeviceRef, DeviceSummary, ExplanationWire, MethodResult, Route, RuleActionSpec, RuleSpecWire,
+  Session, SessionMove, Status, UpstreamStatusWire, UsageBucket,
+} from '../protocol/index.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -71,19 +75,29 @@ function endpoint(addr: string, port: number, protocol: Session['protocol']): st
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
-/** The `switchyard sessions` table with a "showing a–b of n" footer. */
+/** A domain over `max` characters keeps its end, the part that says whose it is: "…video.example.com". */
+function clipStart(text: string, max: number): string {
+  return text.length > max ? `…${text.slice(text.length - max + 1)}` : text;
+}
+
+const DOMAIN_COLUMN_MAX = 32;
+
+/** The `switchyard sessions` table with a "showing a–b of n" footer; DESTINATION is the domain when known. */
 export function formatSessions(page: MethodResult<'sessions.list'>, now: number): string {
   if (page.total === 0) return 'no sessions\n';
   const rows = page.sessions.map((s) => [
-    String(s.id), s.protocol, endpoint(s.src, s.srcPort, s.protocol), endpoint(s.domain ?? s.dst, s.dstPort, s.protocol), s.state,
+    String(s.id), s.protocol, endpoint(s.src, s.srcPort, s.protocol),
+    endpoint(s.domain !== undefined ? clipStart(s.domain, DOMAIN_COLUMN_MAX) : s.dst, s.dstPort, s.protocol), routeLabel(s.route), s.state,
     appLabel(s.app), deviceLabel(s.device), formatBytes(s.bytesIn), formatBytes(s.bytesOut), formatDuration(now - s.startedAt),
   ]);
   const table = renderTable([
-    { header: 'ID', align: 'right' }, { header: 'PROTO' }, { header: 'SOURCE' }, { header: 'DESTINATION' }, { header: 'STATE' },
+    { header: 'ID', align: 'right' }, { header: 'PROTO' }, { header: 'SOURCE' }, { header: 'DESTINATION' }, { header: 'ROUTE' }, { header: 'STATE' },
     { header: 'APP' }, { header: 'DEVICE' }, { header: 'IN', align: 'right' }, { header: 'OUT', align: 'right' }, { header: 'AGE', align: 'right' },
   ], rows);
   const first = page.sessions.length ? page.offset + 1 : 0;
-  return `${table}showing ${first}–${page.offset + page.sessions.length} of ${formatCount(page.total)} sessions\n`;
+  const fallback = page.sessions.some((s) => s.route?.fallback !== undefined)
+    ? '* a fallback: the rule\'s upstream was not used (`switchyard rules explain --session ID` says why)\n' : '';
+  return `${table}showing ${first}–${page.offset + page.sessions.length} of ${formatCount(page.total)} sessions\n${fallback}`;
 }
 
 /** The `switchyard apps` table. */
@@ -140,4 +154,127 @@ export function formatStatus(s: Status, protocolVersion: number | null): string 
   ];
   const head = `Switchyard ${s.version}, up ${formatDuration(s.uptimeMs)}${protocolVersion !== null ? ` (protocol ${protocolVersion})` : ''}\n`;
   return head + rows.map(([k, v]) => `  ${k.padEnd(9)} ${v}\n`).join('');
+}
+
+/** A session's route in a table: "direct", "via corp", "blocked"; `*` when a fallback applied; "pending" while undecided. */
+export function routeLabel(r: Route | undefined): string {
+  if (r === undefined) return 'pending';
+  const base = r.kind === 'upstream' ? `via ${r.upstream ?? '?'}` : r.kind === 'block' ? 'blocked' : 'direct';
+  return r.fallback !== undefined ? `${base}*` : base;
+}
+
+/** A rule's action as written: "direct", "block", "block (drop)", "upstream corp (fallback block)". */
+export function actionLabel(a: RuleActionSpec): string {
+  switch (a.type) {
+    case 'direct': return 'direct';
+    case 'block': return a.mode === 'drop' ? 'block (drop)' : 'block';
+    // An upstream without a fallback fails closed (app/rules/schema.ts), so the default is shown.
+    case 'upstream': return `upstream ${a.upstream} (fallback ${a.fallback ?? 'block'})`;
+  }
+}
+
+const items = (v: unknown): string => (Array.isArray(v) ? v : [v]).map(String).join(',');
+
+/**
+ * A rule's match on one line: "app curl", "domain *.example.com", "all(app curl, port 443)",
+ * "not(cidr 10.0.0.0/8)". Domain suffixes show as "*.name", keywords as "*word*", exact names bare.
+ * Anything not shaped like a match node (the service validated it, so only a newer service) is JSON.
+ */
+export function matchSummary(node: unknown): string {
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) return JSON.stringify(node) ?? String(node);
+  const n = node as Record<string, unknown>;
+  const unknown = typeof n.onUnknown === 'string' ? ` (if unknown: ${n.onUnknown})` : '';
+  const obj = (v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {});
+  const parts = (pairs: [string, unknown][]) => pairs.filter(([, v]) => v !== undefined).map(([label, v]) => `${label} ${items(v)}`).join(' or ');
+  if (Array.isArray(n.all)) return `all(${n.all.map(matchSummary).join(', ')})`;
+  if (Array.isArray(n.any)) return `any(${n.any.map(matchSummary).join(', ')})`;
+  if (n.not !== undefined) return `not(${matchSummary(n.not)})`;
+  if (n.app !== undefined) {
+    const a = obj(n.app);
+    return parts([['app', a.name], ['exe', a.exe]]) + (a.ignoreCase === true ? ' (any case)' : '') + unknown;
+  }
+  if (n.user !== undefined) return `user ${items(n.user)}${unknown}`;
+  if (n.device !== undefined) { const d = obj(n.device); return parts([['device', d.cidr], ['mac', d.mac]]) + unknown; }
+  if (n.cidr !== undefined) return `cidr ${items(n.cidr)}`;
+  if (n.domain !== undefined) {
+    const d = obj(n.domain);
+    const list = (v: unknown) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).map(String);
+    const names = [...list(d.exact), ...list(d.suffix).map((x) => `*.${x}`), ...list(d.keyword).map((x) => `*${x}*`)];
+    return `domain ${names.join(',')}${unknown}`;
+  }
+  for (const leaf of ['port', 'protocol', 'country']) if (n[leaf] !== undefined) return `${leaf} ${items(n[leaf])}${unknown}`;
+  return JSON.stringify(node);
+}
+
+const MATCH_COLUMN_MAX = 60;
+
+/** The `switchyard rules` table (position, id, enabled, match, action, rate, name) and the default action. */
+export function formatRules(list: MethodResult<'rules.list'>): string {
+  const footer = `default: ${actionLabel(list.defaultAction)}\n`;
+  if (list.rules.length === 0) return `no rules: every flow takes the default action\n${footer}`;
+  const rows = list.rules.map((r: RuleSpecWire, i) => {
+    const match = matchSummary(r.match);
+    return [
+      String(i), r.id, r.enabled === false ? 'no' : 'yes', match.length > MATCH_COLUMN_MAX ? `${match.slice(0, MATCH_COLUMN_MAX - 1)}…` : match,
+      actionLabel(r.action), r.rateLimitBytesPerSec !== undefined ? formatRate(r.rateLimitBytesPerSec) : '', r.name ?? '',
+    ];
+  });
+  return renderTable([
+    { header: '#', align: 'right' }, { header: 'ID' }, { header: 'ENABLED' }, { header: 'MATCH' }, { header: 'ACTION' },
+    { header: 'RATE', align: 'right' }, { header: 'NAME' },
+  ], rows) + footer;
+}
+
+/** Sessions a rule change sends elsewhere: id, app, destination, domain and "from → to". */
+export function formatMoves(moves: SessionMove[]): string {
+  const rows = moves.map((m) => [
+    String(m.id), m.protocol, m.app, endpoint(m.dst, m.dstPort, m.protocol), m.domain ?? '', `${routeLabel(m.from)} → ${routeLabel(m.to)}`,
+  ]);
+  return renderTable([
+    { header: 'ID', align: 'right' }, { header: 'PROTO' }, { header: 'APP' }, { header: 'DESTINATION' }, { header: 'DOMAIN' }, { header: 'ROUTE' },
+  ], rows);
+}
+
+/** A route in words for `rules explain`: "via upstream corp", "blocked (drop)", "direct (fallback)". */
+function routeText(r: Route): string {
+  const base = r.kind === 'upstream' ? `via upstream ${r.upstream ?? '?'}` : r.kind === 'block' ? `blocked (${r.blockMode ?? 'reset'})` : 'direct';
+  return r.fallback !== undefined ? `${base} (fallback)` : base;
+}
+
+/**
+ * `switchyard rules explain`: the route, then every rule in order with its mark and reasons:
+ * → decided, ✓ matched too (an earlier rule decided), ✗ did not match, - disabled.
+ */
+export function formatExplanation(e: ExplanationWire): string {
+  const r = e.route;
+  let out = `route: ${routeText(r)}, ${r.ruleId === null ? 'by the default action (no rule matched)' : `by rule ${r.ruleId}`}\n`;
+  if (r.fallback !== undefined) out += `  fallback: ${r.fallback}\n`;
+  if (r.rateLimitBytesPerSec !== undefined) out += `  rate limit: ${formatRate(r.rateLimitBytesPerSec)}\n`;
+  if (r.ruleId === null) out += r.reason.map((l) => `  ${l}\n`).join(''); // a deciding rule shows its reasons below
+  if (e.rules.length === 0) return `${out}no rules\n`;
+  out += '\nrules, first match wins:\n';
+  const width = Math.max(...e.rules.map((_, i) => String(i).length));
+  e.rules.forEach((rule, i) => {
+    const mark = !rule.enabled ? '-' : rule.chosen ? '→' : rule.matched ? '✓' : '✗';
+    const notes = [rule.name !== undefined ? `"${rule.name}"` : '', !rule.enabled ? (rule.matched ? 'disabled, would match' : 'disabled') : ''].filter(Boolean);
+    out += `${mark} ${String(i).padStart(width)}  ${rule.id}${notes.length ? `  (${notes.join('; ')})` : ''}\n`;
+    const reasons = rule.reason.length ? rule.reason : [rule.result.reason];
+    if (rule.enabled) out += reasons.filter(Boolean).map((l) => `${' '.repeat(width + 4)}${l}\n`).join('');
+  });
+  return `${out}\n→ decided  ✓ matched too (an earlier rule decided)  ✗ no match  - disabled\n`;
+}
+
+/** The `switchyard upstreams` table. */
+export function formatUpstreams(upstreams: UpstreamStatusWire[], now: number): string {
+  if (upstreams.length === 0) return 'no upstreams configured (add them under `upstreams:` in the config file)\n';
+  const rows = upstreams.map((u) => [
+    u.name, u.type, endpoint(u.address, u.port, 'tcp'), u.auth ? 'yes' : 'no', u.udp ? 'yes' : 'no', u.state,
+    u.latencyMs === null ? '-' : `${u.latencyMs < 10 ? u.latencyMs.toFixed(1) : Math.round(u.latencyMs)} ms`,
+    formatCount(u.flows), formatCount(u.failures), u.checkedAt === 0 ? 'never' : `${formatDuration(now - u.checkedAt)} ago`, u.error ?? '',
+  ]);
+  return renderTable([
+    { header: 'NAME' }, { header: 'TYPE' }, { header: 'ADDRESS' }, { header: 'AUTH' }, { header: 'UDP' }, { header: 'STATE' },
+    { header: 'LATENCY', align: 'right' }, { header: 'FLOWS', align: 'right' }, { header: 'FAILURES', align: 'right' },
+    { header: 'CHECKED', align: 'right' }, { header: 'ERROR' },
+  ], rows);
 }

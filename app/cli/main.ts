@@ -19,7 +19,7 @@ export interface CliIo {
 
 /** What the CLI needs from the outside world; replaced in tests. */
 export interface CliDeps {
-  startService(config: Config, log: Logger): Promise<RunningService>;
+  startService(config: Config, log: Logger, options?: { configPath?: string }): Promise<RunningService>;
   cleanupService(config: Config, log: Logger): Promise<string[]>;
   /** True when the process may create TUN devices and change routing (root or CAP_NET_ADMIN). */
   isPrivileged(): boolean;
@@ -221,7 +221,7 @@ async function runUp({ io, deps, values }: Context): Promise<number> {
   });
   try {
     try {
-      service = await Promise.race([deps.startService(config, log), forced.then(() => null)]);
+      service = await Promise.race([deps.startService(config, log, { configPath: values.config as string }), forced.then(() => null)]);
     } catch (e) {
       if (isPermissionError(e)) return notPrivileged(io, 'switchyard up');
       log.error('failed to start', { error: String((e as Error).message ?? e) });

@@ -4,6 +4,7 @@ import type { TunDevice } from '../os/tun.js';
 import type { DirectOutbound } from '../outbound/direct.js';
 import type { FlowTable } from '../flow/flow-table.js';
 import type { Session } from '../flow/session.js';
+import type { FlowRouter, RouteDecision } from '../policy/router.js';
 
 export interface EngineLimits {
   maxSessions: number;
@@ -14,6 +15,8 @@ export interface EngineLimits {
 
 export interface EngineTimeouts {
   tcpConnectMs: number;
+  /** How long the TCP path waits for an app's first bytes (TLS SNI, HTTP Host) when sniffing. */
+  sniffMs: number;
   udpIdleMs: number;
   dnsIdleMs: number;
   icmpIdleMs: number;
@@ -31,6 +34,10 @@ export class EngineCounters {
   /** TCP segments of no known flow, answered with a reset. */
   unknownFlow = 0;
   fragments = 0;
+  /** Packets of blocked flows (answered with a reset / ICMP unreachable, or dropped). */
+  blocked = 0;
+  /** UDP datagrams dropped by a rule's rate limit. */
+  rateLimited = 0;
   fragmentDrops = 0;
   refusedByLimit = 0;
   sessionsOpened = 0;
@@ -38,7 +45,7 @@ export class EngineCounters {
 }
 
 /** Why a session ended; shown in logs and (later) in the UI. */
-export type CloseReason = 'closed' | 'reset' | 'refused' | 'unreachable' | 'timeout' | 'idle' | 'limit' | 'error' | 'shutdown' | 'closed-by-user';
+export type CloseReason = 'closed' | 'reset' | 'refused' | 'unreachable' | 'timeout' | 'idle' | 'limit' | 'error' | 'shutdown' | 'closed-by-user' | 'blocked' | 'rerouted';
 
 export interface EngineContext {
   readonly tun: TunDevice;
@@ -61,6 +68,15 @@ export interface EngineContext {
   write(packet: Buffer): void;
   /** True when a new session may be created now; logs (rate-limited) when a limit is hit. */
   admit(kind: 'tcp' | 'udp' | 'icmp'): boolean;
+  /** Decides where flows go (rules, upstreams, domains). */
+  readonly router: FlowRouter;
+  /**
+   * The route of a new session: at once, or once its app is known when rules match by app.
+   * `allowSniff`: the caller can read the flow's first bytes (TCP) if a domain may matter.
+   */
+  route(s: Session, allowSniff: boolean): RouteDecision | Promise<RouteDecision>;
+  /** A DNS response seen on its way to an app (UDP or TCP port 53): feeds the domain map. */
+  dnsAnswer(msg: Uint8Array): void;
   /** Records that a session was opened (counters, hooks). */
   opened(s: Session): void;
   /** Removes a session from the flow table and records why it ended. */

@@ -26,6 +26,8 @@ import type { NeighbourTable, ProcessResolver } from '../os/process.js';
 import { TcpForwarder } from './tcp.js';
 import { UdpForwarder } from './udp.js';
 import { IcmpForwarder } from './icmp.js';
+import { directRouter, type FlowRouter, type RouteDecision } from '../policy/router.js';
+import { readDnsAnswers } from '../domains/dns.js';
 import { EngineCounters, type CloseReason, type EngineContext, type EngineLimits, type EngineTimeouts } from './context.js';
 
 /** The coarse clock ticks every SWEEP_MS; sessions are checked for expiry every SWEEPS_PER_EXPIRY ticks. */
@@ -45,6 +47,8 @@ export interface EngineOptions {
   resolver?: ProcessResolver | null;
   /** Names other devices (MAC, hostname) by their address; absent: address only. */
   neighbours?: NeighbourTable | null;
+  /** Decides each new flow's route (rules, upstreams, domain map); default: everything direct. */
+  router?: FlowRouter;
   /** How accepted TCP connections are joined to their outbound (default: JsRelay). */
   relay?: StreamRelay;
   limits: EngineLimits;
@@ -71,8 +75,11 @@ export class Engine {
   readonly #tunNet4: Cidr | null;
   readonly #tunNet6: Cidr | null;
 
+  readonly router: FlowRouter;
+
   constructor(opts: EngineOptions) {
     this.#opts = opts;
+    const router = (this.router = opts.router ?? directRouter());
     this.#headroom = opts.tun.headroom;
     this.#reassembler = new Reassembler(64, 10_000, this.#headroom);
     this.#tunNet4 = opts.address4 ? cidrOrThrow(opts.address4) : null;
@@ -87,6 +94,9 @@ export class Engine {
         if (tun.write(packet)) counters.packetsWritten++; else counters.tunWriteDrops++;
       },
       admit: (kind) => self.#admit(kind),
+      router,
+      route: (s, allowSniff) => self.#route(s, allowSniff),
+      dnsAnswer: (msg) => self.#dnsAnswer(msg),
       dialable: (pkt, off, len, port) => port !== 0 && !self.#inTunSubnet(pkt, off, len),
       opened(s: Session): void {
         counters.sessionsOpened++;
@@ -148,6 +158,25 @@ export class Engine {
   }
 
   /**
+   * A new session's route: decided now, unless the rules match by app and the lookup is still
+   * running (then once it is done; the lookup never rejects).
+   */
+  #route(s: Session, allowSniff: boolean): RouteDecision | Promise<RouteDecision> {
+    const router = this.router;
+    if (router.needsApp && s.app === null && s.appReady !== null) return s.appReady.then(() => router.decide(s, allowSniff));
+    return router.decide(s, allowSniff);
+  }
+
+  /** Learns address → name from a DNS response an app receives. */
+  #dnsAnswer(msg: Uint8Array): void {
+    const map = this.router.domains;
+    if (map === null) return;
+    const r = readDnsAnswers(msg);
+    if (typeof r === 'string') return;
+    map.learnAnswers(r, Date.now());
+  }
+
+  /**
    * Attribution, once per session: a flow from this computer (its source is the TUN's own address:
    * the kernel picks it for routes through the TUN) gets its process; a flow from another device
    * gets the device's MAC and name. Lookups are asynchronous and never touch the packet path.
@@ -161,10 +190,11 @@ export class Engine {
       if (!resolver) { s.app = NO_RESOLVER; return; }
       // After this turn's packets and dials: the lookup's synchronous part (a netlink query, a few
       // /proc reads) must not delay the SYN it was triggered by. The app's socket still exists then.
-      setImmediate(() => {
+      s.appReady = new Promise<void>((done) => setImmediate(() => {
         resolver.resolve({ protocol: protocolName(s.proto), family: s.family, src, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort })
-          .then((a) => { s.app = a; }, (err: Error) => { s.app = { kind: 'unknown', reason: `lookup failed: ${err.message}` }; });
-      });
+          .then((a) => { s.app = a; }, (err: Error) => { s.app = { kind: 'unknown', reason: `lookup failed: ${err.message}` }; })
+          .finally(done);
+      }));
     } else {
       s.app = OTHER_DEVICE;
       this.#opts.neighbours?.lookup(src).then((n) => {
@@ -236,14 +266,17 @@ export class Engine {
     return this.#opts.resolver?.stats ?? null;
   }
 
-  /** Ends the session with this id (TCP: both sides reset); false when there is none. */
-  closeSession(id: number): boolean {
+  /**
+   * Ends the session with this id (TCP: both sides reset); false when there is none. `reason`
+   * 'rerouted': a rule change sends its flow elsewhere now (the app reconnects and gets the new route).
+   */
+  closeSession(id: number, reason: 'closed-by-user' | 'rerouted' = 'closed-by-user'): boolean {
     const s = this.flows.byId.get(id);
     if (s === undefined || s.state === SessionState.CLOSED) return false;
     switch (s.proto) {
-      case IPPROTO_TCP: this.tcp.closeSession(s); break;
-      case IPPROTO_UDP: this.udp.closeSession(s); break;
-      default: this.icmp.closeSession(s);
+      case IPPROTO_TCP: this.tcp.closeSession(s, reason); break;
+      case IPPROTO_UDP: this.udp.closeSession(s, reason); break;
+      default: this.icmp.closeSession(s, reason);
     }
     return true;
   }

@@ -18,11 +18,19 @@ import { NatPorts } from '../flow/nat-ports.js';
 import { bytesEqual, IPPROTO_TCP, PacketInfo, ParseStatus, TCP_ACK_FLAG, TCP_SYN } from '../wire/ip.js';
 import { rewriteTuple } from '../wire/nat.js';
 import { buildTcpResetFor, buildUnreachableFor, UNREACH_ADMIN, UNREACH_HOST, UNREACH_NET, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../wire/build.js';
-import type { EngineContext } from './context.js';
+import type { CloseReason, EngineContext } from './context.js';
 import type { StreamRelay } from '../os/relay.js';
+import type { SessionRoute } from '../flow/session.js';
+import type { RouteDecision } from '../policy/router.js';
+import { UpstreamError } from '../outbound/upstream-error.js';
+import { sniff, SNIFF_MAX_BYTES } from '../domains/sniff.js';
+import { DnsStream } from '../domains/dns-stream.js';
+import { JsRelay, type RelayTap } from './relay-js.js';
 
 /** How long a closed session keeps its mapping, so the last ACKs of the close still pass. */
 const LINGER_MS = 10_000;
+const DNS_PORT = 53;
+const EMPTY = Buffer.alloc(0);
 
 class TcpSession extends Session {
   /** A copy of the app's SYN, held while dialling. */
@@ -31,6 +39,12 @@ class TcpSession extends Session {
   inbound: net.Socket | null = null;
   connectTimer: NodeJS.Timeout | null = null;
   closedAt = 0;
+  /** Accepted before its verdict: the app's first bytes are read for a domain, then dialled. */
+  sniffing = false;
+  /** What the app sent while sniffing; goes out first once the outbound is connected. */
+  firstBytes: Buffer | null = null;
+  /** Bytes for the app that came with the proxy's handshake reply (a server that speaks first). */
+  leftover: Buffer | null = null;
 }
 
 /** One family's NAT endpoints: T (TUN address), F (fake peer), L (listener port). */
@@ -52,6 +66,8 @@ export class TcpForwarder {
   #closing = false;
 
   readonly #relay: StreamRelay;
+  /** For flows JavaScript must see (DNS over TCP answers for the domain map). */
+  readonly #js = new JsRelay();
 
   constructor(ctx: EngineContext, relay: StreamRelay) {
     this.#ctx = ctx;
@@ -168,35 +184,98 @@ export class TcpForwarder {
     ctx.flows.add(s);
     ctx.opened(s);
     this.#pending++;
-    const family = s.family;
-    const sock = ctx.direct.dialTcp(s.dstText, s.dstPort, family);
-    if (sock === null) { this.#dialFailed(s, 'ENETUNREACH'); return; }
-    sock.pause(); // the relay reads it, not Node's default flow
+    // One deadline for the verdict (it may wait for the app lookup) and the dial.
+    s.connectTimer = setTimeout(() => { s.outbound?.destroy(); this.#dialFailed(s, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
+    const d = ctx.route(s, true);
+    if (d instanceof Promise) d.then((x) => this.#routed(s, ep, x), (err: Error) => { ctx.log.error('tcp: routing a flow failed', { error: err.message }); this.#dialFailed(s, 'EIO'); });
+    else this.#routed(s, ep, d);
+  }
+
+  #routed(s: TcpSession, ep: Endpoint, d: RouteDecision): void {
+    if (s.state !== SessionState.CONNECTING) return; // closed by the user or timed out meanwhile
+    // While sniffing the route stays unset: it is not decided until the first bytes are read.
+    if (d.sniff) this.#acceptToSniff(s, ep);
+    else { s.route = d.route; this.#go(s, ep, d.route); }
+  }
+
+  /** Dials the route (or answers a block); the app's SYN is still held (or, sniffing, accepted). */
+  #go(s: TcpSession, ep: Endpoint, route: SessionRoute): void {
+    if (route.kind === 'block') { this.#dialFailed(s, route.blockMode === 'drop' ? 'BLOCKED_DROP' : 'BLOCKED'); return; }
+    const ctx = this.#ctx;
+    let sock: net.Socket | null;
+    let ready: Promise<Buffer>;
+    if (route.kind === 'direct') {
+      sock = ctx.direct.dialTcp(s.dstText, s.dstPort, s.family);
+      if (sock === null) { this.#dialFailed(s, 'ENETUNREACH'); return; }
+      const direct = sock;
+      ready = new Promise((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException) => reject(err);
+        direct.once('error', onError);
+        direct.once('connect', () => { direct.off('error', onError); resolve(EMPTY); });
+      });
+      sock.pause(); // the relay reads it, not Node's default flow
+    } else {
+      const u = ctx.router.upstreams.get(route.upstream!);
+      // The proxy gets the name when we know it (it resolves it: no DNS query of ours leaks).
+      const dial = u?.dialTcp({ host: s.domain ?? s.dstText, port: s.dstPort }, ctx.timeouts.tcpConnectMs);
+      if (!dial) { this.#dialFailed(s, 'ENETUNREACH'); return; }
+      sock = dial.socket;
+      ready = dial.ready;
+    }
     s.outbound = sock;
-    s.connectTimer = setTimeout(() => { sock.destroy(); this.#dialFailed(s, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
-    const onError = (err: NodeJS.ErrnoException) => this.#dialFailed(s, err.code ?? 'EIO');
-    sock.once('error', onError);
-    sock.once('close', () => {
+    const out = sock;
+    out.once('close', () => {
       // The destination went away after connecting but before the listener accepted: #onAccept
       // will reset the app's side.
-      if (s.inbound === null && s.state === SessionState.ESTABLISHED) this.#markClosed(s, s.closeReason === 'reset' ? 'reset' : 'closed');
+      if (s.inbound === null && s.state === SessionState.ESTABLISHED && !s.sniffing) this.#markClosed(s, s.closeReason === 'reset' ? 'reset' : 'closed');
     });
-    sock.once('connect', () => {
-      sock.off('error', onError);
-      this.#connected(s, ep);
+    ready.then((leftover) => {
+      if (s.outbound !== out) return;
+      s.leftover = leftover.length > 0 ? leftover : null;
+      if (s.sniffing) this.#sniffedConnected(s);
+      else this.#connected(s, ep);
+    }, (err: unknown) => {
+      if (s.outbound !== out) return;
+      this.#dialError(s, ep, route, err);
     });
   }
 
+  #dialError(s: TcpSession, ep: Endpoint, route: SessionRoute, err: unknown): void {
+    if (s.state !== SessionState.CONNECTING && !s.sniffing) return;
+    s.outbound?.destroy();
+    s.outbound = null;
+    if (route.kind === 'upstream' && err instanceof UpstreamError && err.proxyDown) {
+      // The proxy itself failed: it is down for the next flows too, and this one takes the rule's fallback.
+      this.#ctx.router.upstreams.get(route.upstream!)?.markDown(err);
+      const fb = this.#ctx.router.fallbackAfterFailure(route, err.message);
+      s.route = fb;
+      this.#go(s, ep, fb);
+      return;
+    }
+    const code = err instanceof UpstreamError ? err.errno : (err as NodeJS.ErrnoException).code ?? 'EIO';
+    this.#dialFailed(s, code);
+  }
+
   #dialFailed(s: TcpSession, code: string): void {
+    if (s.sniffing) { this.#sniffFailed(s, code); return; }
     if (s.state !== SessionState.CONNECTING) return;
     this.#pending--;
     if (s.connectTimer) { clearTimeout(s.connectTimer); s.connectTimer = null; }
     const syn = s.heldSyn;
     s.heldSyn = null;
     s.outbound?.destroy();
-    let reason: 'refused' | 'unreachable' | 'timeout' | 'error' = 'error';
+    let reason: 'refused' | 'unreachable' | 'timeout' | 'error' | 'blocked' = 'error';
     if (syn !== null && this.#held.parse(syn, this.#ctx.headroom, syn.length) === ParseStatus.OK) {
       switch (code) {
+        case 'BLOCKED':
+          reason = 'blocked';
+          this.#ctx.counters.blocked++;
+          this.#writeOrNull(buildTcpResetFor(syn, this.#held, this.#ctx.headroom));
+          break;
+        case 'BLOCKED_DROP':
+          reason = 'blocked';
+          this.#ctx.counters.blocked++;
+          break;
         case 'ECONNREFUSED':
           reason = 'refused';
           this.#writeOrNull(buildTcpResetFor(syn, this.#held, this.#ctx.headroom));
@@ -252,6 +331,10 @@ export class TcpForwarder {
 
   #onAccept(sock: net.Socket): void {
     const s = this.#nat.get(sock.remotePort ?? 0) as TcpSession | null;
+    if (s !== null && s.sniffing && s.inbound === null && s.state === SessionState.ESTABLISHED) {
+      this.#sniff(s, sock);
+      return;
+    }
     if (s === null || s.inbound !== null || s.outbound === null || s.state !== SessionState.ESTABLISHED || s.outbound.destroyed) {
       // The destination went away before the app's handshake finished: the app sees a reset.
       sock.on('error', () => {});
@@ -259,10 +342,123 @@ export class TcpForwarder {
       return;
     }
     s.inbound = sock;
-    this.#relay.join(sock, s.outbound, (r) => this.#markClosed(s, r.reason === 'shutdown' ? 'shutdown' : r.reason));
+    this.#join(s, sock, s.outbound, EMPTY, s.leftover ?? EMPTY);
   }
 
-  #markClosed(s: TcpSession, reason: 'closed' | 'reset' | 'error' | 'shutdown' | 'closed-by-user'): void {
+  /**
+   * Joins the app's accepted socket and the outbound, first sending what was read from either side
+   * before the relay (sniffed first bytes → outbound, the proxy's early bytes → app). The writes
+   * complete before the relay takes the sockets, so a relay that takes the fds sees nothing queued.
+   */
+  #join(s: TcpSession, inbound: net.Socket, outbound: net.Socket, toOutbound: Buffer, toInbound: Buffer): void {
+    s.firstBytes = null;
+    s.leftover = null;
+    let waiting = 1;
+    const go = () => {
+      if (--waiting !== 0) return;
+      if (inbound.destroyed || outbound.destroyed) {
+        for (const x of [inbound, outbound]) if (!x.destroyed) { x.on('error', () => {}); x.resetAndDestroy(); }
+        this.#markClosed(s, 'reset');
+        return;
+      }
+      const done = (r: { reason: 'closed' | 'reset' | 'error' | 'shutdown' }) => this.#markClosed(s, r.reason);
+      const rate = s.route?.rateLimitBytesPerSec;
+      const limiter = rate && s.route?.ruleId ? this.#ctx.router.limiters.get(s.route.ruleId, rate) : null;
+      // DNS over TCP is read on its way back (for the domain map), and a rate-limited flow is paced:
+      // both need a relay that shows JavaScript the bytes.
+      if (s.dstPort === DNS_PORT || limiter !== null) {
+        this.#js.join(inbound, outbound, done, s.dstPort === DNS_PORT ? dnsTap(this.#ctx) : undefined, limiter ? { aToB: limiter.out, bToA: limiter.in } : undefined);
+      } else {
+        this.#relay.join(inbound, outbound, done);
+      }
+    };
+    const write = (sock: net.Socket, bytes: Buffer) => {
+      if (bytes.length === 0) return;
+      waiting++;
+      sock.write(bytes, () => go());
+    };
+    write(outbound, toOutbound);
+    write(inbound, toInbound);
+    go();
+  }
+
+  /** Sniffing: completes the app's handshake (its SYN goes to the listener) before the verdict. */
+  #acceptToSniff(s: TcpSession, ep: Endpoint): void {
+    this.#pending--;
+    if (s.connectTimer) { clearTimeout(s.connectTimer); s.connectTimer = null; }
+    s.sniffing = true;
+    s.state = SessionState.ESTABLISHED;
+    const syn = s.heldSyn!;
+    s.heldSyn = null;
+    if (this.#held.parse(syn, this.#ctx.headroom, syn.length) !== ParseStatus.OK) { this.#markClosed(s, 'error'); return; }
+    rewriteTuple(syn, this.#held, ep.peerAddr, s.natPort, ep.tunAddr, ep.port, this.#partial(syn));
+    this.#ctx.write(syn);
+  }
+
+  /** Reads the app's first bytes until a sniffer decides (or the time or size cap), then routes. */
+  #sniff(s: TcpSession, sock: net.Socket): void {
+    const ctx = this.#ctx;
+    s.inbound = sock;
+    let first: Buffer = EMPTY;
+    let over = false;
+    const finish = (host: string | null, kind: 'sni' | 'http' | null) => {
+      if (over) return;
+      over = true;
+      clearTimeout(timer);
+      sock.off('data', onData); sock.off('end', onEnd); sock.off('error', onEnd);
+      sock.pause();
+      if (host !== null && kind !== null) { s.domain = host; s.domainSource = kind; }
+      s.firstBytes = first.length > 0 ? first : null;
+      if (sock.destroyed || s.state === SessionState.CLOSED) { this.#sniffFailed(s, 'ECONNRESET'); return; }
+      const d = ctx.router.decide(s, false);
+      s.route = d.route;
+      const ep = (s.family === 4 ? this.#v4 : this.#v6)!;
+      this.#pending++;
+      s.connectTimer = setTimeout(() => { s.outbound?.destroy(); this.#dialFailed(s, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
+      this.#go(s, ep, d.route);
+    };
+    const onData = (chunk: Buffer) => {
+      first = first.length === 0 ? chunk : Buffer.concat([first, chunk]);
+      const r = sniff(first, 0, first.length);
+      if (r.status === 'found') finish(r.host, r.kind === 'tls' ? 'sni' : 'http');
+      else if (r.status !== 'need-more' || first.length >= SNIFF_MAX_BYTES) finish(null, null);
+    };
+    const onEnd = () => finish(null, null);
+    const timer = setTimeout(onEnd, ctx.timeouts.sniffMs);
+    sock.on('data', onData);
+    sock.once('end', onEnd);
+    sock.once('error', onEnd);
+    sock.resume();
+  }
+
+  /** Sniffed flow: the outbound is connected; send the first bytes and relay. */
+  #sniffedConnected(s: TcpSession): void {
+    this.#pending--;
+    if (s.connectTimer) { clearTimeout(s.connectTimer); s.connectTimer = null; }
+    s.sniffing = false;
+    const inbound = s.inbound!, outbound = s.outbound!;
+    this.#join(s, inbound, outbound, s.firstBytes ?? EMPTY, s.leftover ?? EMPTY);
+  }
+
+  /** Sniffed flow that cannot go on (blocked, refused, unreachable): the app's accepted connection is reset. */
+  #sniffFailed(s: TcpSession, code: string): void {
+    if (!s.sniffing) return;
+    s.sniffing = false;
+    if (s.connectTimer) { clearTimeout(s.connectTimer); s.connectTimer = null; this.#pending--; }
+    s.outbound?.destroy();
+    const inbound = s.inbound;
+    const blocked = code === 'BLOCKED' || code === 'BLOCKED_DROP';
+    if (blocked) this.#ctx.counters.blocked++;
+    if (inbound && !inbound.destroyed) {
+      inbound.on('error', () => {});
+      // A silent block after the handshake cannot be silent: the app gets a plain close instead of a reset.
+      if (code === 'BLOCKED_DROP') inbound.destroy(); else inbound.resetAndDestroy();
+    }
+    const reason = blocked ? 'blocked' : code === 'ECONNREFUSED' ? 'refused' : code === 'ETIMEDOUT' ? 'timeout' : code === 'ECONNRESET' ? 'reset' : 'unreachable';
+    this.#markClosed(s, reason);
+  }
+
+  #markClosed(s: TcpSession, reason: CloseReason): void {
     if (s.state === SessionState.CLOSED) return;
     s.state = SessionState.CLOSED;
     s.closedAt = this.#ctx.now;
@@ -279,19 +475,20 @@ export class TcpForwarder {
    * Ends one of our sessions at the user's request: both sides see a reset, as if the network had
    * cut the connection. A connect in progress is abandoned (the app's SYN is answered with a reset).
    */
-  closeSession(x: Session): void {
+  closeSession(x: Session, reason: 'closed-by-user' | 'rerouted' = 'closed-by-user'): void {
     const s = x as TcpSession;
-    s.closeReason = 'closed-by-user';
+    s.closeReason = reason;
+    if (s.sniffing) { this.#sniffFailed(s, 'ECONNRESET'); return; }
     if (s.state === SessionState.CONNECTING) {
       s.outbound?.destroy();
       this.#dialFailed(s, 'ECONNRESET');
       return;
     }
-    if (s.inbound !== null && this.#relay.reset(s.inbound)) return; // the relay's done marks it closed
+    if (s.inbound !== null && (this.#relay.reset(s.inbound) || this.#js.reset(s.inbound))) return; // the relay's done marks it closed
     for (const sock of [s.inbound, s.outbound]) {
       if (sock && !sock.destroyed) { sock.on('error', () => {}); sock.resetAndDestroy(); }
     }
-    this.#markClosed(s, 'closed-by-user');
+    this.#markClosed(s, reason);
   }
 
   /** Periodic housekeeping for one of our sessions: a closed one past its linger is dropped. */
@@ -307,9 +504,17 @@ export class TcpForwarder {
       if (x.proto !== IPPROTO_TCP) continue;
       const s = x as TcpSession;
       if (s.connectTimer) clearTimeout(s.connectTimer);
-      if (s.inbound === null) s.outbound?.destroy(); // joined ones belong to the relay
+      if (s.inbound === null || s.sniffing) s.outbound?.destroy(); // joined ones belong to the relay
+      if (s.sniffing) s.inbound?.destroy();
     }
     await this.#relay.close();
+    await this.#js.close();
     for (const ep of [this.#v4, this.#v6]) if (ep) await new Promise<void>((r) => ep.server.close(() => r()));
   }
+}
+
+/** A relay tap that reads DNS-over-TCP answers (length-prefixed, RFC 7766) into the domain map. */
+function dnsTap(ctx: EngineContext): RelayTap {
+  const stream = new DnsStream((msg: Uint8Array) => ctx.dnsAnswer(msg));
+  return { bToA: (chunk) => stream.push(chunk) };
 }

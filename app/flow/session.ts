@@ -11,6 +11,28 @@ export interface DeviceInfo {
   hostname?: string;
 }
 
+/**
+ * Where a session goes and why, decided once (app/policy/router.ts) and kept on the session:
+ * `kind` is the route taken (after any upstream fallback), `ruleId` the rule that chose it (null =
+ * the default action), `reason` the matchers' words, e.g. ["app name 'curl' matches 'curl'"].
+ */
+export interface SessionRoute {
+  readonly kind: 'direct' | 'upstream' | 'block';
+  /** The upstream's name when kind is 'upstream', or the one the rule named when a fallback applied. */
+  readonly upstream?: string;
+  /** Block: a reset/ICMP unreachable, or silence. */
+  readonly blockMode?: 'reset' | 'drop';
+  readonly ruleId: string | null;
+  readonly reason: readonly string[];
+  /** Set when the rule's upstream could not be used and its fallback decided ("upstream 'corp' is down"). */
+  readonly fallback?: string;
+  /** The rule's rate limit for its flows, bytes per second. */
+  readonly rateLimitBytesPerSec?: number;
+}
+
+/** Where a session's domain name came from. */
+export type DomainSource = 'dns' | 'sni' | 'http';
+
 export const enum SessionState {
   /** TCP: the app's SYN is held while the destination is dialled. */
   CONNECTING = 0,
@@ -48,6 +70,13 @@ export class Session {
   app: Attribution | null = null;
   /** The device the flow comes from; set when the session opens. */
   device: DeviceInfo | null = null;
+  /** Settles when the app lookup is done (null: none was started). Rules by app wait for it. */
+  appReady: Promise<void> | null = null;
+  /** The verdict; null until decided (a TCP flow being sniffed, a flow waiting for its app). */
+  route: SessionRoute | null = null;
+  /** The destination's name, from DNS answers seen by the engine, TLS SNI or HTTP Host. */
+  domain: string | null = null;
+  domainSource: DomainSource | null = null;
   #dstText: string | undefined;
   #srcText: string | undefined;
 

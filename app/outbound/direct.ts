@@ -27,6 +27,16 @@ export class DirectOutbound {
     return net.connect({ host, port, family, localAddress, allowHalfOpen: true, noDelay: true });
   }
 
+  /**
+   * Connects to a proxy or other service the engine itself talks to (not an app's flow): bound to
+   * the egress address like every direct socket, except on loopback, which never enters the TUN.
+   * Null when the family has no egress address.
+   */
+  dialAround(host: string, port: number, family: 4 | 6): net.Socket | null {
+    if (isLoopback(host)) return net.connect({ host, port, family, allowHalfOpen: true, noDelay: true });
+    return this.dialTcp(host, port, family);
+  }
+
   /** A UDP socket bound to the egress address of `family` on an ephemeral port; null as above. */
   udpSocket(family: 4 | 6): dgram.Socket | null {
     const address = family === 4 ? this.egress.address4 : this.egress.address6;
@@ -35,6 +45,10 @@ export class DirectOutbound {
     sock.bind({ address, port: 0 });
     return sock;
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host === 'localhost';
 }
 
 /**

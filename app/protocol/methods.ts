@@ -5,12 +5,13 @@
 // Params are strict objects (an unknown key is INVALID_PARAMS, so typos never pass silently).
 import { z } from 'zod';
 import {
-  AppSummarySchema, DeviceSummarySchema, SessionProtocolSchema, SessionSchema, SessionStateSchema,
-  StatusSchema, TickSchema, UsageBucketSchema,
+  AppSummarySchema, DeviceSummarySchema, ExplanationSchema, FlowDescriptionSchema, RuleActionSchema, RuleSpecSchema,
+  SessionMoveSchema, SessionProtocolSchema, SessionSchema, SessionStateSchema, StatusSchema, TickSchema,
+  UpstreamStatusSchema, UsageBucketSchema,
 } from './schema.js';
 
 /** Bumped on any incompatible change to a method, event or error; `hello` reports it. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Page size limits of `sessions.list`. */
 export const SESSIONS_PAGE_DEFAULT = 100;
@@ -33,6 +34,26 @@ interface MethodSpec<P extends z.ZodType, R extends z.ZodType> { summary: string
 function method<P extends z.ZodType, R extends z.ZodType>(spec: MethodSpec<P, R>): MethodSpec<P, R> { return spec; }
 
 const noParams = z.strictObject({});
+const ruleId = z.string().min(1).max(64);
+/** Every rule change can also be applied to live sessions: those that would now go elsewhere are closed. */
+const applyToLive = z.boolean().default(false);
+/** What every rule change answers: the rules after it, and the live sessions it moved (closed). */
+const ruleChangeResult = z.object({
+  rules: z.array(RuleSpecSchema),
+  defaultAction: RuleActionSchema,
+  moved: z.array(SessionMoveSchema),
+});
+/** A rule change, as `rules.dryRun` takes it (the same params as the method of the same name). */
+const RuleChangeSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('add'), rule: RuleSpecSchema, index: z.number().int().nonnegative().optional() }),
+  z.strictObject({ op: z.literal('update'), id: ruleId, rule: RuleSpecSchema }),
+  z.strictObject({ op: z.literal('remove'), id: ruleId }),
+  z.strictObject({ op: z.literal('move'), id: ruleId, index: z.number().int().nonnegative() }),
+  z.strictObject({ op: z.literal('enable'), id: ruleId, enabled: z.boolean() }),
+  z.strictObject({ op: z.literal('setDefault'), action: RuleActionSchema }),
+]);
+/** A rule change for `rules.dryRun`. */
+export type RuleChange = z.infer<typeof RuleChangeSchema>;
 const substring = z.string().min(1).max(256);
 const timeMs = z.number().int().nonnegative();
 
@@ -97,6 +118,62 @@ export const METHODS = {
       resolution: z.enum(['minute', 'hour']).default('minute'),
     }).refine((p) => p.until === undefined || p.until >= p.since, { message: 'until is before since', path: ['until'] }),
     result: z.object({ resolution: z.enum(['minute', 'hour']), buckets: z.array(UsageBucketSchema) }),
+  }),
+  'rules.list': method({
+    summary: 'the ordered rules (first match wins) and the default action',
+    params: noParams,
+    result: z.object({ rules: z.array(RuleSpecSchema), defaultAction: RuleActionSchema }),
+  }),
+  'rules.add': method({
+    summary: 'add a rule at index (default: last); saved to the config file; applies to new sessions at once',
+    params: z.strictObject({ rule: RuleSpecSchema, index: z.number().int().nonnegative().optional(), applyToLive }),
+    result: ruleChangeResult,
+  }),
+  'rules.update': method({
+    summary: 'replace the rule with this id (the new one may have a new id); keeps its place',
+    params: z.strictObject({ id: ruleId, rule: RuleSpecSchema, applyToLive }),
+    result: ruleChangeResult,
+  }),
+  'rules.remove': method({
+    summary: 'remove the rule with this id',
+    params: z.strictObject({ id: ruleId, applyToLive }),
+    result: ruleChangeResult,
+  }),
+  'rules.move': method({
+    summary: 'move the rule with this id to index (0 = first)',
+    params: z.strictObject({ id: ruleId, index: z.number().int().nonnegative(), applyToLive }),
+    result: ruleChangeResult,
+  }),
+  'rules.enable': method({
+    summary: 'enable or disable the rule with this id',
+    params: z.strictObject({ id: ruleId, enabled: z.boolean(), applyToLive }),
+    result: ruleChangeResult,
+  }),
+  'rules.setDefault': method({
+    summary: 'set the action for flows no rule matches',
+    params: z.strictObject({ action: RuleActionSchema, applyToLive }),
+    result: ruleChangeResult,
+  }),
+  'rules.explain': method({
+    summary: 'which rule a described flow matches and why, with every rule\'s answer; or for a live session by id',
+    params: z.strictObject({ flow: FlowDescriptionSchema.optional(), sessionId: z.number().int().nonnegative().optional() })
+      .refine((p) => (p.flow === undefined) !== (p.sessionId === undefined), { message: 'give exactly one of flow, sessionId' }),
+    result: ExplanationSchema,
+  }),
+  'rules.dryRun': method({
+    summary: 'the live sessions a rule change would send elsewhere, without changing anything',
+    params: z.strictObject({ change: RuleChangeSchema }),
+    result: z.object({ moved: z.array(SessionMoveSchema), valid: z.literal(true) }),
+  }),
+  'upstreams.list': method({
+    summary: 'the configured upstream proxies with their health',
+    params: noParams,
+    result: z.object({ upstreams: z.array(UpstreamStatusSchema) }),
+  }),
+  'upstreams.check': method({
+    summary: 'check an upstream\'s health now',
+    params: z.strictObject({ name: z.string().min(1).max(64) }),
+    result: UpstreamStatusSchema,
   }),
   subscribe: method({
     summary: 'receive events of the given topics on this connection until unsubscribe or disconnect',

@@ -55,6 +55,22 @@ export const SessionCountersSchema = z.object({
 /** The counters of a session that change while it lives. */
 export type SessionCounters = z.infer<typeof SessionCountersSchema>;
 
+/** Where a session goes and why (decided once, when it opened). */
+export const RouteSchema = z.object({
+  kind: z.enum(['direct', 'upstream', 'block']),
+  /** The upstream it goes through, or the one its rule named when a fallback applied. */
+  upstream: z.string().optional(),
+  blockMode: z.enum(['reset', 'drop']).optional(),
+  /** The rule that decided; null = no rule matched (the default action). */
+  ruleId: z.string().nullable(),
+  reason: z.array(z.string()),
+  /** Why the rule's upstream was not used and what was done instead. */
+  fallback: z.string().optional(),
+  rateLimitBytesPerSec: z.number().int().positive().optional(),
+});
+/** Where a session goes and why. */
+export type Route = z.infer<typeof RouteSchema>;
+
 /** One flow through the engine, as the app sees it (src is the app's side). */
 export const SessionSchema = SessionCountersSchema.extend({
   protocol: SessionProtocolSchema,
@@ -64,8 +80,11 @@ export const SessionSchema = SessionCountersSchema.extend({
   startedAt: epochMs(),
   app: AppRefSchema,
   device: DeviceRefSchema,
-  /** The destination's name when DNS told us (later). */
+  /** The destination's name, when DNS answers, TLS SNI or HTTP Host told us. */
   domain: z.string().optional(),
+  domainSource: z.enum(['dns', 'sni', 'http']).optional(),
+  /** The verdict; absent while it is being decided (waiting for the app, reading the first bytes). */
+  route: RouteSchema.optional(),
 });
 /** One flow through the engine, as the app sees it. */
 export type Session = z.infer<typeof SessionSchema>;
@@ -122,6 +141,10 @@ export const StatusSchema = z.object({
     /** Dropped packets by reason ("malformed", "limit", …). */
     drops: z.record(z.string(), count()),
   }),
+  /** Routing verdicts since start: decided, by route, fallbacks taken, flows sniffed; addresses in the domain map. */
+  verdicts: z.object({
+    decided: count(), direct: count(), upstream: count(), block: count(), fallback: count(), sniffed: count(), domainsKnown: count(),
+  }).optional(),
   /** Process lookups for new flows: how many, how many found a process, and their mean cost. */
   attribution: z.object({ lookups: count(), found: count(), unknown: count(), meanUs: z.number().nonnegative() }).optional(),
 });
@@ -155,3 +178,96 @@ export const TickSchema = z.object({
 });
 /** The live `tick` event. */
 export type Tick = z.infer<typeof TickSchema>;
+
+/** A rule's action as written: direct, through an upstream (with its fallback), or block. */
+export const RuleActionSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('direct') }),
+  z.strictObject({ type: z.literal('upstream'), upstream: z.string(), fallback: z.enum(['direct', 'block']).optional() }),
+  z.strictObject({ type: z.literal('block'), mode: z.enum(['reset', 'drop']).optional() }),
+]);
+/** A rule's action as written. */
+export type RuleActionSpec = z.infer<typeof RuleActionSchema>;
+
+/**
+ * A rule as written (and persisted in the config file). `match` is a composition of matchers, e.g.
+ * `{ all: [{ app: { name: curl } }, { port: 443 }] }`; the service checks it in depth and answers
+ * INVALID_RULE with one line per problem.
+ */
+export const RuleSpecSchema = z.strictObject({
+  id: z.string(),
+  name: z.string().optional(),
+  enabled: z.boolean().optional(),
+  match: z.record(z.string(), z.unknown()),
+  action: RuleActionSchema,
+  rateLimitBytesPerSec: z.number().optional(),
+});
+/** A rule as written. */
+export type RuleSpecWire = z.infer<typeof RuleSpecSchema>;
+
+/** A flow described for `rules.explain`: what is not given is unknown to the rules. */
+export const FlowDescriptionSchema = z.strictObject({
+  protocol: SessionProtocolSchema,
+  dst: z.string(),
+  dstPort: z.number().int().min(0).max(65535).default(0),
+  src: z.string().optional(),
+  srcPort: z.number().int().min(0).max(65535).default(0),
+  app: z.strictObject({ name: z.string().optional(), exe: z.string().optional(), user: z.string().optional(), uid: z.number().int().nonnegative().optional(), pid: z.number().int().nonnegative().optional() }).optional(),
+  device: z.strictObject({ address: z.string(), mac: z.string().optional(), local: z.boolean().optional() }).optional(),
+  domain: z.string().optional(),
+  country: z.string().optional(),
+});
+/** A flow described for `rules.explain`. */
+export type FlowDescription = z.infer<typeof FlowDescriptionSchema>;
+
+/** One matcher's answer, nested as the rule's composition is. */
+export const MatchResultSchema: z.ZodType<{ matched: boolean; unknown: boolean; reason: string; op?: 'all' | 'any' | 'not'; children?: unknown[] }> = z.lazy(() => z.object({
+  matched: z.boolean(),
+  unknown: z.boolean(),
+  reason: z.string(),
+  op: z.enum(['all', 'any', 'not']).optional(),
+  children: z.array(MatchResultSchema).optional(),
+}));
+
+/** What `rules.explain` answers: the verdict and every rule's answer in order. */
+export const ExplanationSchema = z.object({
+  route: RouteSchema,
+  rules: z.array(z.object({
+    id: z.string(), name: z.string().optional(), enabled: z.boolean(), matched: z.boolean(), chosen: z.boolean(),
+    reason: z.array(z.string()), result: MatchResultSchema,
+  })),
+});
+/** What `rules.explain` answers. */
+export type ExplanationWire = z.infer<typeof ExplanationSchema>;
+
+/** A live session a rule change sends elsewhere (dry runs list them; applied changes close them). */
+export const SessionMoveSchema = z.object({
+  id: z.number().int().nonnegative(),
+  protocol: SessionProtocolSchema,
+  app: z.string(),
+  dst: z.string(),
+  dstPort: z.number().int().nonnegative(),
+  domain: z.string().optional(),
+  from: RouteSchema,
+  to: RouteSchema,
+});
+/** A live session a rule change sends elsewhere. */
+export type SessionMove = z.infer<typeof SessionMoveSchema>;
+
+/** An upstream proxy and its health. */
+export const UpstreamStatusSchema = z.object({
+  name: z.string(),
+  type: z.enum(['socks5', 'http']),
+  address: z.string(),
+  port: z.number().int(),
+  auth: z.boolean(),
+  udp: z.boolean(),
+  state: z.enum(['unknown', 'up', 'down']),
+  since: z.number().int().nonnegative(),
+  checkedAt: z.number().int().nonnegative(),
+  latencyMs: z.number().nonnegative().nullable(),
+  error: z.string().nullable(),
+  flows: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+});
+/** An upstream proxy and its health. */
+export type UpstreamStatusWire = z.infer<typeof UpstreamStatusSchema>;

@@ -262,6 +262,21 @@ function compileAction(spec: RuleSpec['action']): RuleAction {
   }
 }
 
+/** The outcome of parseAction: the action as written and compiled, or every problem. */
+export type ParseActionResult = { ok: true; spec: RuleSpec['action']; action: RuleAction } | { ok: false; errors: string[] };
+
+/** Validates a lone action (the default action); `path` prefixes every error. */
+export function parseAction(input: unknown, path = 'defaultAction', options: { upstreams?: readonly string[] } = {}): ParseActionResult {
+  const parsed = actionSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, errors: parsed.error.issues.flatMap((i) => describe(i, input, path)) };
+  const spec = structuredClone(input) as RuleSpec['action'];
+  if (options.upstreams && spec.type === 'upstream' && !options.upstreams.includes(spec.upstream)) {
+    const names = options.upstreams.length ? options.upstreams.join(', ') : 'none are configured';
+    return { ok: false, errors: [`${keyPath(['upstream'], path)}: ${show(spec.upstream)} is not a configured upstream (${names})`] };
+  }
+  return { ok: true, spec, action: compileAction(spec) };
+}
+
 /**
  * Validates and compiles a list of rules; `path` prefixes every error (e.g. "rules").
  * With `upstreams`, an action naming an upstream not in it is an error too.

@@ -17,6 +17,8 @@ import { appIdentity, deviceIdentity, localDevice, StatsAggregator, type Aggrega
 import type { UsageHistory } from '../stats/history.js';
 import type { EgressInfo } from '../os/routing.js';
 import type { TunDevice } from '../os/tun.js';
+import type { RulesManager } from './rules-manager.js';
+import type { FlowRouter } from '../policy/router.js';
 
 export const TICK_MS = 1000;
 
@@ -27,6 +29,8 @@ export interface ServiceView {
   readonly egress: EgressInfo;
   readonly routingEnabled: boolean;
   setRouting(enabled: boolean): Promise<void>;
+  readonly rules: RulesManager;
+  readonly router: FlowRouter;
 }
 
 const PENDING_APP: AppIdentity = appIdentity({ kind: 'unknown', reason: 'lookup in progress' });
@@ -66,6 +70,8 @@ export class ServiceApi {
   readonly #counted = new Map<number, Counted>();
   /** lastSeen per session id as of the previous tick, for the tick's session deltas. */
   readonly #known = new Map<number, number>();
+  /** Sessions sent while their route was still being decided: sent again (an upsert) once it is. */
+  readonly #undecided = new Set<number>();
   #seq = 0;
 
   constructor(view: ServiceView, history: UsageHistory | null, version: string) {
@@ -103,11 +109,13 @@ export class ServiceApi {
       const s = c.s;
       const prev = this.#known.get(s.id);
       if (!withSessions) { /* rows not wanted; #known still tracks what a subscriber would have seen */ }
-      else if (prev === undefined) added.push(toWire(s));
-      else if (prev !== s.lastSeen) updated.push({ id: s.id, state: SESSION_STATE_NAMES[s.state], lastSeen: s.lastSeen, bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsIn: s.packetsIn, packetsOut: s.packetsOut });
+      else if (prev === undefined || (s.route !== null && this.#undecided.delete(s.id))) {
+        added.push(toWire(s));
+        if (s.route === null) this.#undecided.add(s.id);
+      } else if (prev !== s.lastSeen) updated.push({ id: s.id, state: SESSION_STATE_NAMES[s.state], lastSeen: s.lastSeen, bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsIn: s.packetsIn, packetsOut: s.packetsOut });
       this.#known.set(s.id, s.lastSeen);
     }
-    for (const id of this.#known.keys()) if (!flows.byId.has(id)) { removed.push(id); this.#known.delete(id); }
+    for (const id of this.#known.keys()) if (!flows.byId.has(id)) { removed.push(id); this.#known.delete(id); this.#undecided.delete(id); }
     return {
       seq: ++this.#seq, at: now, intervalMs: st.intervalMs,
       sessions: { added, updated, removed },
@@ -134,6 +142,22 @@ export class ServiceApi {
       'apps.list': () => ({ apps: this.#apps() }),
       'devices.list': () => ({ devices: this.stats.devices().map(toDeviceSummary) }),
       'usage.query': (p) => this.#usage(p.app, p.device, p.since, p.until ?? Date.now(), p.resolution),
+      'rules.list': () => view.rules.list(),
+      'rules.add': ({ rule, index, applyToLive }) => view.rules.apply({ op: 'add', rule, ...(index !== undefined ? { index } : {}) }, applyToLive),
+      'rules.update': ({ id, rule, applyToLive }) => view.rules.apply({ op: 'update', id, rule }, applyToLive),
+      'rules.remove': ({ id, applyToLive }) => view.rules.apply({ op: 'remove', id }, applyToLive),
+      'rules.move': ({ id, index, applyToLive }) => view.rules.apply({ op: 'move', id, index }, applyToLive),
+      'rules.enable': ({ id, enabled, applyToLive }) => view.rules.apply({ op: 'enable', id, enabled }, applyToLive),
+      'rules.setDefault': ({ action, applyToLive }) => view.rules.apply({ op: 'setDefault', action }, applyToLive),
+      'rules.explain': (p) => view.rules.explain(p),
+      'rules.dryRun': ({ change }) => ({ moved: view.rules.dryRun(change), valid: true as const }),
+      'upstreams.list': () => ({ upstreams: view.router.upstreams.list().map((u) => u.status()) }),
+      'upstreams.check': async ({ name }) => {
+        const u = view.router.upstreams.get(name);
+        if (!u) throw new ProtocolError('UPSTREAM_NOT_FOUND', `no upstream named "${name}"`, { name, known: view.router.upstreams.names });
+        await u.check();
+        return u.status();
+      },
     };
   }
 
@@ -156,8 +180,9 @@ export class ServiceApi {
       egress: { interface: egress.interface, ...(egress.address4 ? { address4: egress.address4 } : {}), ...(egress.address6 ? { address6: egress.address6 } : {}) },
       counts: {
         sessions, bytesIn, bytesOut, packetsIn, packetsOut,
-        drops: { malformed: c.malformed, limit: c.refusedByLimit, tunWrite: c.tunWriteDrops, fragments: c.fragmentDrops, unknownFlow: c.unknownFlow, ignored: c.ignored },
+        drops: { malformed: c.malformed, limit: c.refusedByLimit, tunWrite: c.tunWriteDrops, fragments: c.fragmentDrops, unknownFlow: c.unknownFlow, ignored: c.ignored, blocked: c.blocked, rateLimited: c.rateLimited },
       },
+      verdicts: { ...this.#view.router.counts, domainsKnown: this.#view.router.domains?.size ?? 0 },
     };
   }
 

@@ -5,8 +5,10 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { formatAddress, parseCidr } from '../net/cidr.js';
+import { formatAddress, parseAddress, parseCidr } from '../net/cidr.js';
 import { keyPath, show, valueAt } from '../validation.js';
+import { parseRules, parseAction, type RuleSpec } from '../rules/schema.js';
+import type { UpstreamSpec } from '../outbound/upstreams.js';
 
 /** The validated service configuration (every field present; defaults filled in). */
 export interface Config {
@@ -15,12 +17,19 @@ export interface Config {
   egress: { interface: string };
   stateDir: string;
   limits: { maxSessions: number; maxPendingConnects: number; maxUdpSessions: number; maxMemoryMiB: number };
-  timeouts: { tcpConnectMs: number; udpIdleMs: number; dnsIdleMs: number; icmpIdleMs: number };
+  timeouts: { tcpConnectMs: number; udpIdleMs: number; dnsIdleMs: number; icmpIdleMs: number; sniffMs: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   /** The control API's local socket and the group whose members may use it (with root). */
   control: { socket: string; group: string };
   /** How the engine moves relayed TCP bytes: 'auto' (splice(2) where the OS has it, else JavaScript), 'js', 'splice'. */
   engine: { relay: 'auto' | 'js' | 'splice'; attribution: boolean };
+  /** Upstream proxies rules can name. */
+  upstreams: UpstreamSpec[];
+  /** Ordered rules (first match wins) as written, and the action when none matches. */
+  rules: RuleSpec[];
+  defaultAction: RuleSpec['action'];
+  /** Domain knowledge: DNS answers read into an address→name map; first bytes sniffed for SNI/Host. */
+  domains: { dnsSnoop: boolean; sniff: boolean; maxEntries: number };
 }
 
 /** A config that cannot be used; `issues` holds one human-readable line per problem. */
@@ -39,11 +48,18 @@ const DEFAULTS: Config = {
   egress: { interface: 'auto' },
   stateDir: '/var/lib/switchyard',
   limits: { maxSessions: 65536, maxPendingConnects: 4096, maxUdpSessions: 16384, maxMemoryMiB: 1024 },
-  timeouts: { tcpConnectMs: 10_000, udpIdleMs: 60_000, dnsIdleMs: 10_000, icmpIdleMs: 30_000 },
+  timeouts: { tcpConnectMs: 10_000, udpIdleMs: 60_000, dnsIdleMs: 10_000, icmpIdleMs: 30_000, sniffMs: 300 },
   log: { level: 'info' },
   control: { socket: '/run/switchyard/control.sock', group: 'switchyard' },
   engine: { relay: 'auto', attribution: true },
+  upstreams: [],
+  rules: [],
+  defaultAction: { type: 'direct' },
+  domains: { dnsSnoop: true, sniff: true, maxEntries: 65536 },
 };
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 // IPv6 needs a link MTU of at least 1280 (RFC 8200 section 5). With IFF_VNET_HDR a read carries a
 // 10- or 12-byte virtio header in front of the packet and Node stream reads stop at 64 KiB, so
@@ -157,6 +173,7 @@ const schema = z.strictObject({
     udpIdleMs: int(1000, 86_400_000).default(DEFAULTS.timeouts.udpIdleMs),
     dnsIdleMs: int(1000, 3_600_000).default(DEFAULTS.timeouts.dnsIdleMs),
     icmpIdleMs: int(1000, 3_600_000).default(DEFAULTS.timeouts.icmpIdleMs),
+    sniffMs: int(10, 10_000).default(DEFAULTS.timeouts.sniffMs),
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['debug', 'info', 'warn', 'error']).default(DEFAULTS.log.level),
@@ -174,7 +191,61 @@ const schema = z.strictObject({
     relay: z.enum(['auto', 'js', 'splice']).default(DEFAULTS.engine.relay),
     attribution: z.boolean().default(DEFAULTS.engine.attribution),
   }).prefault({}),
+  upstreams: z.array(upstreamSchema()).superRefine((list, ctx) => {
+    const first = new Map<string, number>();
+    list.forEach((u, i) => {
+      const at = first.get(u.name);
+      if (at !== undefined) ctx.addIssue({ code: 'custom', message: `${show(u.name)} is already the name of upstreams[${at}]`, path: [i, 'name'] });
+      else first.set(u.name, i);
+    });
+  }).default([]),
+  // Rules and the default action are checked by app/rules/schema.ts after this schema (they need
+  // the upstream names): here they only have to be a list and a mapping.
+  rules: z.array(z.unknown()).default([]),
+  defaultAction: z.unknown().default(DEFAULTS.defaultAction),
+  domains: z.strictObject({
+    dnsSnoop: z.boolean().default(DEFAULTS.domains.dnsSnoop),
+    sniff: z.boolean().default(DEFAULTS.domains.sniff),
+    maxEntries: int(1024, 4_194_304).default(DEFAULTS.domains.maxEntries),
+  }).prefault({}),
 });
+
+/** One upstream proxy as configured. */
+export function upstreamSchema() {
+  return z.strictObject({
+    name: z.string().superRefine((v, ctx) => {
+      if (!NAME.test(v)) fail(ctx, `${show(v)} is not a valid upstream name (letters, digits, "_", ".", "-"; at most 64)`);
+    }),
+    type: z.enum(['socks5', 'http']),
+    address: z.string().superRefine((v, ctx) => {
+      if (typeof parseAddress(v.replace(/^\[|\]$/g, '')) !== 'string') return;
+      if (!HOST_NAME.test(v)) fail(ctx, `${show(v)} is not an IP address or a host name`);
+    }),
+    port: int(1, 65535),
+    // RFC 1929: user name and password are 1..255 bytes each.
+    username: z.string().superRefine((v, ctx) => {
+      const n = Buffer.byteLength(v);
+      if (n < 1 || n > 255) fail(ctx, `${show(v)} must be 1..255 bytes long`);
+    }).optional(),
+    password: z.string().superRefine((v, ctx) => {
+      const n = Buffer.byteLength(v);
+      if (n > 255) fail(ctx, `is ${n} bytes long (at most 255)`);
+    }).optional(),
+    udp: z.boolean().optional(),
+    health: z.strictObject({
+      intervalMs: int(1000, 3_600_000).default(15_000),
+      timeoutMs: int(100, 60_000).default(5000),
+    }).prefault({}),
+  }).superRefine((u, ctx) => {
+    if (u.password !== undefined && u.username === undefined) ctx.addIssue({ code: 'custom', message: 'is set without a username', path: ['password'] });
+    if (u.type === 'http' && u.udp === true) ctx.addIssue({ code: 'custom', message: 'true: an HTTP CONNECT proxy cannot carry UDP (use a SOCKS5 upstream)', path: ['udp'] });
+  }).transform((u): UpstreamSpec => ({
+    name: u.name, type: u.type, address: u.address.replace(/^\[|\]$/g, ''), port: u.port,
+    ...(u.username !== undefined ? { username: u.username, password: u.password ?? '' } : {}),
+    udp: u.type === 'socks5' ? u.udp ?? true : false,
+    health: u.health,
+  }));
+}
 
 /** Edit distance where swapping two neighbouring letters counts as one edit ("nmae" -> "name"). */
 function editDistance(a: string, b: string): number {
@@ -243,7 +314,13 @@ export function parseConfig(text: string, source = 'config'): Config {
   }
   const result = schema.safeParse(input);
   if (!result.success) throw new ConfigError(source, result.error.issues.flatMap((i) => describe(i, input)));
-  const config: Config = result.data;
+  const data = result.data;
+  const upstreams = data.upstreams.map((u) => u.name);
+  const rules = parseRules(data.rules, 'rules', { upstreams });
+  const action = parseAction(data.defaultAction, 'defaultAction', { upstreams });
+  const errors = [...(rules.ok ? [] : rules.errors), ...(action.ok ? [] : action.errors)];
+  if (errors.length > 0) throw new ConfigError(source, errors);
+  const config: Config = { ...data, rules: rules.ok ? rules.rules.map((r) => r.spec) : [], defaultAction: action.ok ? action.spec : DEFAULTS.defaultAction };
   return config;
 }
 
@@ -296,6 +373,7 @@ timeouts:
   udpIdleMs: 60000             # forget a UDP flow after this long without packets
   dnsIdleMs: 10000
   icmpIdleMs: 30000
+  sniffMs: 300                 # wait this long for a TCP flow's first bytes (TLS SNI, HTTP Host) when a domain rule needs them
 
 log:
   level: info                  # debug, info, warn or error
@@ -307,4 +385,30 @@ control:
 engine:
   relay: auto                  # relayed TCP bytes: auto (splice(2) on Linux, else JavaScript), js or splice
   attribution: true            # look up the process of each new local flow (false: apps show as unknown)
+
+domains:
+  dnsSnoop: true               # read DNS answers passing through into an address→name map (domain rules, the UI)
+  sniff: true                  # read TLS SNI / HTTP Host of TCP flows when a domain rule or an upstream needs the name
+  maxEntries: 65536            # addresses remembered (oldest first out; each for its TTL, at least 60 s, + 5 min)
+
+# Upstream proxies rules can send flows through. Example:
+#   - name: corp                 # letters, digits, "_", ".", "-"
+#     type: socks5               # socks5 (TCP + UDP ASSOCIATE) or http (HTTP CONNECT, TCP only)
+#     address: 10.0.0.2          # IP address or host name
+#     port: 1080
+#     username: alice            # optional (SOCKS5 user/password, HTTP Basic)
+#     password: secret
+#     udp: true                  # socks5 only: carry UDP flows (default true)
+#     health: { intervalMs: 15000, timeoutMs: 5000 }
+upstreams: []
+
+# Ordered rules: the first enabled rule that matches a new flow decides where it goes. Example:
+#   - id: curl-via-corp
+#     match: { app: { name: curl } }            # also: user, device, cidr, domain, port, protocol, country; all/any/not
+#     action: { type: upstream, upstream: corp, fallback: block }   # or { type: direct } / { type: block, mode: reset|drop }
+#   - id: no-ads
+#     match: { domain: { suffix: [ads.example.com] } }
+#     action: { type: block }
+rules: []
+defaultAction: { type: direct }  # for flows no rule matches
 `;

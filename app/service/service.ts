@@ -27,6 +27,13 @@ import { TransportError } from '../control/transport.js';
 import { UsageHistory } from '../stats/history.js';
 import { ServiceApi, TICK_MS } from './api.js';
 import { version } from '../version.js';
+import { FlowRouter, RuleSet } from '../policy/router.js';
+import { UpstreamSet } from '../outbound/upstreams.js';
+import { DomainMap } from '../domains/domain-map.js';
+import { CountryDb } from '../geo/country-db.js';
+import { parseAction, parseRules } from '../rules/schema.js';
+import { RulesManager } from './rules-manager.js';
+import { ConfigStore } from './config-store.js';
 
 export interface RunningService {
   /** Resolves when the service has stopped (after stop() or a fatal error). */
@@ -41,10 +48,17 @@ export interface RunningService {
   setRouting(enabled: boolean): Promise<void>;
   /** The egress in use now. */
   readonly egress: EgressInfo;
+  /** Where flows go: rules, upstreams, the domain map. */
+  readonly router: FlowRouter;
+}
+
+/** How the service was started: the config file it came from (rule changes are saved there). */
+export interface ServiceOptions {
+  configPath?: string;
 }
 
 /** Validated config in, running service out; nothing on the OS is touched before this is called. */
-export async function startService(config: Config, log: Logger): Promise<RunningService> {
+export async function startService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<RunningService> {
   // Two sockets per TCP session, one per UDP endpoint, plus headroom for the rest.
   const wantFiles = config.limits.maxSessions * 2 + 4096;
   const files = raiseOpenFileLimit(wantFiles);
@@ -60,6 +74,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
   let tun: TunDevice | null = null;
   let engine: Engine | null = null;
   let direct: DirectOutbound;
+  let router: FlowRouter;
   try {
     tun = await createTunFactory({ log }).open({ name: config.tun.name, mtu: config.tun.mtu, addresses: [config.tun.address4, config.tun.address6], offload: config.tun.offload });
     const icmp = await createIcmpEchoFactory().catch((err: Error) => {
@@ -67,6 +82,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       return null;
     });
     direct = new DirectOutbound(egress);
+    router = await createRouter(config, direct, log);
     const resolver = !config.engine.attribution ? null : await createProcessResolver(log).catch((err: Error) => {
       log.warn('attribution: no process resolver; apps will show as unknown', { error: err.message });
       return null;
@@ -74,7 +90,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     const neighbours = await createNeighbourTable({}).catch(() => null);
     const relay = await createStreamRelay(config.engine.relay, log);
     engine = new Engine({
-      tun, direct, icmp, resolver, neighbours, relay,
+      tun, direct, icmp, resolver, neighbours, relay, router,
       address4: config.tun.address4, address6: config.tun.address6,
       fwmark: config.route.fwmark, limits: config.limits, timeouts: config.timeouts, log,
     });
@@ -85,7 +101,12 @@ export async function startService(config: Config, log: Logger): Promise<Running
     throw err;
   }
 
-  const running = new Service(config, routing, network, engine, tun, direct, egress, log);
+  const store = options.configPath ? await ConfigStore.open(options.configPath).catch((err: Error) => {
+    log.warn('rule changes through the API will not be saved: the config file cannot be opened for writing', { error: err.message });
+    return null;
+  }) : null;
+  const rules = new RulesManager({ specs: config.rules, defaultAction: config.defaultAction, router, engine, store, log, loadGeo: () => CountryDb.load() });
+  const running = new Service(config, routing, network, engine, tun, direct, egress, log, router, rules);
   running.watch(createNetworkMonitorOrNull(log));
   try {
     await running.startApi();
@@ -93,8 +114,30 @@ export async function startService(config: Config, log: Logger): Promise<Running
     await running.stop(`the control API could not start: ${(err as Error).message}`);
     throw err;
   }
-  log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, relay: engine.tcp.relayKind, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none' });
+  log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, relay: engine.tcp.relayKind, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none', rules: config.rules.length, upstreams: config.upstreams.length });
   return running;
+}
+
+/**
+ * The router from the config: rules compiled (the config was validated, so this cannot fail), the
+ * upstreams with their first health check done (a proxy that is down from the start sends its
+ * rules' flows to their fallback from the first flow), the domain map, the country data.
+ */
+async function createRouter(config: Config, direct: DirectOutbound, log: Logger): Promise<FlowRouter> {
+  const upstreamNames = config.upstreams.map((u) => u.name);
+  const parsed = parseRules(config.rules, 'rules', { upstreams: upstreamNames });
+  const action = parseAction(config.defaultAction, 'defaultAction', { upstreams: upstreamNames });
+  if (!parsed.ok || !action.ok) throw new Error('unreachable: the config was validated');
+  const rules = new RuleSet(parsed.rules, action.action);
+  const upstreams = new UpstreamSet(config.upstreams, (host, port, family) => direct.dialAround(host, port, family), log);
+  await upstreams.start();
+  for (const u of upstreams.list()) log.info(`upstream ${u.name}`, { type: u.spec.type, address: `${u.spec.address}:${u.spec.port}`, state: u.state, ...(u.error ? { error: u.error } : {}) });
+  const geo = rules.needsCountry ? await CountryDb.load().catch((err: Error) => {
+    log.error('country rules cannot match: the GeoIP data could not be loaded', { error: err.message });
+    return null;
+  }) : null;
+  const domains = config.domains.dnsSnoop ? new DomainMap({ maxEntries: config.domains.maxEntries }) : null;
+  return new FlowRouter(rules, { upstreams, domains, geo, sniff: config.domains.sniff });
 }
 
 function routingState(config: Config, tunName: string, egress: EgressInfo): RoutingState {
@@ -137,6 +180,8 @@ class Service implements RunningService {
     readonly direct: DirectOutbound,
     public egress: EgressInfo,
     readonly log: Logger,
+    readonly router: FlowRouter,
+    readonly rules: RulesManager,
   ) {
     this.done = new Promise((r) => (this.#resolveDone = r));
   }
@@ -226,6 +271,7 @@ class Service implements RunningService {
       await this.#tail;
       const c = this.engine.counters;
       await undo(this.routing, this.engine, this.tun, this.log);
+      this.router.upstreams.stop();
       await this.#history?.close().catch((err: Error) => this.log.error('usage history close failed', { error: err.message }));
       this.log.info('stopped; routes and rules restored, TUN removed', {
         packetsRead: c.packetsRead, packetsWritten: c.packetsWritten, sessionsOpened: c.sessionsOpened,

@@ -11,7 +11,12 @@
 // Environment: BENCH_SECONDS (per TCP/UDP measurement, default 4), BENCH_UDP_LOSS (max loss % for the
 // UDP search, default 0.1), BENCH_TUN_MTU (default 1500), BENCH_ONLY=kernel|switchyard, BENCH_JSON=FILE,
 // BENCH_RELAY=auto|js|splice (the service's engine.relay), BENCH_SKIP=comma list of steps to skip
-// (tcp,udp,rr,cps,scale).
+// (tcp,udp,rr,cps,scale,verdict,socks).
+//
+// Issue 4 adds two steps: the cost of a new session's verdict with 10 / 1,000 / 10,000 rules (in this
+// process, through the router the engine uses), and TCP throughput through a SOCKS5 upstream
+// (microsocks in the server namespace): an app whose flow a rule sends there through Switchyard,
+// against the same program speaking SOCKS5 to the same proxy itself with Switchyard's routing off.
 import { readFile, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { cpus, release } from 'node:os';
@@ -21,6 +26,9 @@ import { PeerSet, KIT_PORTS } from '../support/peers.js';
 import { ServiceFiles, ServiceProcess, startService } from '../support/service.js';
 import { iperfTcp, iperfUdpSearch, type UdpResult } from './iperf.js';
 import { measureSessions, type SessionsFigures } from './sessions.js';
+import { measureVerdicts, type VerdictFigures } from './verdict.js';
+import { SINK_SCRIPT, socksThroughput } from './upstream.js';
+import { ControlClient } from '../../app/control/client.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const UDP_MAX_LOSS = Number(process.env.BENCH_UDP_LOSS ?? 0.1);
@@ -35,7 +43,12 @@ interface Figures {
   cps: number; cpsErrors: number;
   rssIdleKiB?: number; rssPeakKiB?: number;
   scale?: SessionsFigures[];
+  /** SOCKS5 download throughput: the app speaking SOCKS5 itself (routing off) and via a Switchyard rule. */
+  socksDirect?: number; socksVia?: number;
 }
+
+const SINK_PORT = 7300;
+const SOCKS_PORT = 1080;
 
 const lab = new Lab('sybench');
 const peersList: PeerSet[] = [];
@@ -121,7 +134,13 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
   peersList.push(peers);
   await peers.iperf3(TARGET);
   await peers.kit([TARGET]);
+  if (!SKIP.has('socks')) {
+    await peers.run('sink', process.execPath, ['-e', SINK_SCRIPT, String(SINK_PORT), TARGET], { proto: 'tcp', port: SINK_PORT });
+    await peers.run('microsocks', '/usr/bin/microsocks', ['-i', ADDR.server4, '-p', String(SOCKS_PORT)], { proto: 'tcp', port: SOCKS_PORT });
+  }
   files = await ServiceFiles.create(lab.id, {
+    upstreams: [{ name: 'bench-socks', type: 'socks5', address: ADDR.server4, port: SOCKS_PORT }],
+    rules: [{ id: 'sink-via-socks', match: { port: SINK_PORT }, action: { type: 'upstream', upstream: 'bench-socks' } }],
     tun: { name: 'sy0', mtu: TUN_MTU },
     engine: { relay: process.env.BENCH_RELAY ?? 'auto' },
     // Room for the 50,000-session step (UDP sessions from one socket) and time to measure them.
@@ -137,6 +156,21 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
   try {
     await measure('switchyard', topo.client, peers, async (c) => { await taskset(peers.pid('kit'), c); await taskset(s.pid, c); }, f);
     f.rssPeakKiB = await s.peakRssKiB();
+    if (!SKIP.has('socks')) {
+      const control = await ControlClient.connect({ socketPath: `${files.dir}/control.sock`, clientName: 'bench' });
+      try {
+        log('switchyard: SOCKS5 download, the app speaking SOCKS5 to microsocks itself (routing off)');
+        await control.api.routingSet({ enabled: false });
+        f.socksDirect = await socksThroughput(topo.client, TARGET, SINK_PORT, 'down', SECONDS, { host: ADDR.server4, port: SOCKS_PORT });
+        await control.api.routingSet({ enabled: true });
+        log('switchyard: SOCKS5 download, a plain TCP app whose flow a rule sends through microsocks');
+        f.socksVia = await socksThroughput(topo.client, TARGET, SINK_PORT, 'down', SECONDS);
+        const routed = (await control.api.status()).counts.sessions;
+        log(`switchyard: sessions now ${JSON.stringify(routed)}`);
+      } finally {
+        control.close();
+      }
+    }
     f.scale = [];
     for (const n of SKIP.has('scale') ? [] : [10_000, 50_000]) {
       log(`switchyard: ${n} live sessions (UDP), RSS and a sessions.list page over the control socket`);
@@ -182,7 +216,22 @@ function table(k: Partial<Figures>, s: Partial<Figures>): string {
   }
   const at = s.scale?.at(-1)?.attribution;
   if (at) rows.push(['attribution: lookups (found/unknown), mean cost per new flow', '—', `${at.lookups} (${at.found}/${at.unknown}), ${at.meanUs.toFixed(0)} µs`, '—']);
+  if (s.socksDirect !== undefined || s.socksVia !== undefined) {
+    rows.push(['TCP download via SOCKS5: app speaks SOCKS5 itself / Switchyard rule', s.socksDirect ? gbit(s.socksDirect) : '—', s.socksVia ? gbit(s.socksVia) : '—', ratio(s.socksVia, s.socksDirect)]);
+  }
   rows.push(['service RSS idle / peak (VmHWM)', '—', s.rssIdleKiB ? `${(s.rssIdleKiB / 1024).toFixed(1)} / ${((s.rssPeakKiB ?? 0) / 1024).toFixed(1)} MiB` : '—', '—']);
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r, j) => {
+    const line = r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  │  ');
+    return j === 0 ? `${line}\n${w.map((n) => '─'.repeat(n)).join('──┼──')}` : line;
+  }).join('\n');
+}
+
+function verdictTable(v: VerdictFigures[]): string {
+  const ref = v[0]!;
+  const rows = [['rules', 'verdict, no rule matches', '× the 10-rule set', 'verdict, middle rule matches'], ...v.map((x) => [
+    String(x.rules), `${x.missUs.toFixed(2)} µs`, `${(x.missUs / ref.missUs).toFixed(1)}×`, `${x.middleUs.toFixed(2)} µs`,
+  ])];
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r, j) => {
     const line = r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  │  ');
@@ -195,6 +244,11 @@ async function main(): Promise<void> {
   const m = await machine();
   log(`machine: ${m}`);
   const k: Partial<Figures> = {}, s: Partial<Figures> = {};
+  let verdicts: VerdictFigures[] = [];
+  if (!SKIP.has('verdict')) {
+    log('verdict cost per new session with 10, 1,000 and 10,000 rules (in process)');
+    verdicts = measureVerdicts();
+  }
   let failure: Error | undefined;
   try {
     if (ONLY !== 'switchyard') await kernelRun(k);
@@ -209,6 +263,7 @@ async function main(): Promise<void> {
     '',
     table(k, s),
     '',
+    ...(verdicts.length ? [verdictTable(verdicts), ''] : []),
     'How to read it:',
     '- kernel: client ns → veth → router ns (ip_forward, in that namespace only) → veth → server ns.',
     '- switchyard: app in the client ns → TUN → Switchyard (user space, same ns) → veth → server ns.',
@@ -223,6 +278,11 @@ async function main(): Promise<void> {
     '- live sessions: one UDP socket in the client sends one datagram to each of N ports of the server (UDP keeps the fd count',
     '  flat: a TCP session costs the service two sockets); RSS is VmRSS then; the page is sessions.list sorted by bytesIn.',
     '- attribution: the process lookup the service runs once per new flow (netlink sock_diag + /proc), over every flow of the run.',
+    '- SOCKS5: one TCP download from a sink in the server ns through microsocks (server ns). Left column: the client program does',
+    '  the SOCKS5 handshake itself with Switchyard\'s routing off; right: the same program connects plainly and a rule sends its',
+    '  flow through the same proxy. The ratio is Switchyard\'s cost on a proxied path.',
+    '- verdicts: FlowRouter.decide for a new session (facts, domain map, rule scan, upstream health) with a mix of app / CIDR /',
+    '  domain / port / composed rules; "no match" scans every rule (worst case), "middle" is decided by the middle rule.',
     '',
   ].join('\n');
   process.stdout.write(out);

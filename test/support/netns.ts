@@ -4,6 +4,7 @@
 // Never touches the host namespace's links, routes or firewall.
 import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { promisify } from 'node:util';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 
 const execFileP = promisify(execFile);
 
@@ -16,6 +17,7 @@ export class Lab {
   readonly id: string;
   readonly namespaces: string[] = [];
   readonly #children = new Set<ChildProcess>();
+  readonly #etcDirs = new Set<string>();
 
   constructor(tag = 'sy') {
     this.id = `${tag}${process.pid % 100000}${labCounter++}`;
@@ -62,8 +64,21 @@ export class Lab {
     return child;
   }
 
+  /**
+   * Gives processes started in `ns` their own /etc/NAME (e.g. "hosts"): `ip netns exec` bind-mounts
+   * /etc/netns/NS/NAME over /etc/NAME. The host's own /etc is never touched; destroy() removes it.
+   */
+  async etcFile(ns: string, name: string, text: string): Promise<void> {
+    const dir = `/etc/netns/${ns}`;
+    await mkdir(dir, { recursive: true });
+    this.#etcDirs.add(dir);
+    await writeFile(`${dir}/${name}`, text);
+  }
+
   /** Kills every process started by spawn() and deletes every namespace. Never throws. */
   async destroy(): Promise<void> {
+    for (const dir of this.#etcDirs) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    this.#etcDirs.clear();
     for (const child of this.#children) killTree(child, 'SIGKILL');
     this.#children.clear();
     for (const ns of this.namespaces.splice(0).reverse()) {

@@ -169,6 +169,16 @@ http {
     });
   }
 
+  /**
+   * Starts any long-running peer (a proxy, a custom server) in this namespace and waits until it
+   * listens on proto/port; its output is kept under `name` (see log()).
+   */
+  async run(name: string, cmd: string, args: string[], listen: { proto: 'tcp' | 'udp'; port: number }): Promise<ChildProcess> {
+    const child = this.#spawn(name, cmd, args);
+    await this.#waitListening(name, child, listen.proto, listen.port);
+    return child;
+  }
+
   /** Every kit event so far (a copy). */
   events(): KitEvent[] { return [...this.#events]; }
 

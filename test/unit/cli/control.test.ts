@@ -36,9 +36,9 @@ describe('format', () => {
       session(12, { protocol: 'udp', family: 6, src: 'fd00::5', dst: '2606:4700::1111', dstPort: 53, bytesIn: 1_536_000, app: { kind: 'unknown', reason: 'process exited' }, device: { address: 'fd00::5', hostname: 'phone', local: false } }),
     ] };
     expect(formatSessions(page, T0 + 125_000)).toBe(
-      'ID  PROTO  SOURCE              DESTINATION           STATE        APP                 DEVICE          IN      OUT     AGE\n' +
-      ' 1  tcp    192.168.1.20:40001  93.184.216.34:443     established  curl                this host   1000 B    100 B  2m 05s\n' +
-      '12  udp    [fd00::5]:40012     [2606:4700::1111]:53  established  ? (process exited)  phone      1.5 MiB  1.2 KiB  2m 05s\n' +
+      'ID  PROTO  SOURCE              DESTINATION           ROUTE    STATE        APP                 DEVICE          IN      OUT     AGE\n' +
+      ' 1  tcp    192.168.1.20:40001  93.184.216.34:443     pending  established  curl                this host   1000 B    100 B  2m 05s\n' +
+      '12  udp    [fd00::5]:40012     [2606:4700::1111]:53  pending  established  ? (process exited)  phone      1.5 MiB  1.2 KiB  2m 05s\n' +
       'showing 1–2 of 3 sessions\n');
     expect(formatSessions({ total: 0, offset: 0, sessions: [] }, T0)).toBe('no sessions\n');
   });

@@ -2,7 +2,8 @@
 // unit tests and the control-* integration tests (a real socket, a fake engine).
 import type { ControlHandlers } from '../../../app/control/server.js';
 import { querySessions } from '../../../app/control/session-query.js';
-import { ProtocolError, type AppSummary, type DeviceSummary, type Session, type Status, type Tick } from '../../../app/protocol/index.js';
+import type { ControlSession } from '../../../app/cli/control.js';
+import { METHODS, ProtocolError, createClient, type AppSummary, type MethodName, type DeviceSummary, type RuleActionSpec, type RuleSpecWire, type Session, type Status, type Tick } from '../../../app/protocol/index.js';
 
 export const T0 = Date.UTC(2026, 10, 25, 8, 0, 0);
 
@@ -53,6 +54,14 @@ export function tick(seq: number, n = 0, first = 1): Tick {
 export function fakeHandlers(sessions: Session[] = [session(1), session(2, { protocol: 'udp', dstPort: 53 })]) {
   const calls: string[] = [];
   let routing = true;
+  const rules: RuleSpecWire[] = [{ id: 'curl-corp', match: { app: { name: 'curl' } }, action: { type: 'upstream', upstream: 'corp', fallback: 'block' } }];
+  let defaultAction: RuleActionSpec = { type: 'direct' };
+  const changed = (op: string, p: unknown) => { calls.push(`${op} ${JSON.stringify(p)}`); return { rules, defaultAction, moved: [] }; };
+  const at = (id: string) => {
+    const i = rules.findIndex((r) => r.id === id);
+    if (i < 0) throw new ProtocolError('RULE_NOT_FOUND', `no rule with id "${id}"`, { id });
+    return i;
+  };
   const handlers: ControlHandlers = {
     status: () => { calls.push('status'); return { ...STATUS, routing }; },
     'routing.set': async ({ enabled }) => { calls.push(`routing.set ${enabled}`); routing = enabled; return { routing }; },
@@ -66,6 +75,29 @@ export function fakeHandlers(sessions: Session[] = [session(1), session(2, { pro
     },
     'apps.list': () => ({ apps: APPS }),
     'devices.list': () => ({ devices: DEVICES }),
+    'rules.list': () => { calls.push('rules.list'); return { rules, defaultAction }; },
+    'rules.add': (p) => { rules.splice(p.index ?? rules.length, 0, p.rule); return changed('rules.add', p); },
+    'rules.update': (p) => { rules[at(p.id)] = p.rule; return changed('rules.update', p); },
+    'rules.remove': (p) => { rules.splice(at(p.id), 1); return changed('rules.remove', p); },
+    'rules.move': (p) => { const [r] = rules.splice(at(p.id), 1); rules.splice(p.index, 0, r!); return changed('rules.move', p); },
+    'rules.enable': (p) => { rules[at(p.id)] = { ...rules[at(p.id)]!, enabled: p.enabled }; return changed('rules.enable', p); },
+    'rules.setDefault': (p) => { defaultAction = p.action; return changed('rules.setDefault', p); },
+    'rules.explain': (p) => {
+      calls.push(`rules.explain ${JSON.stringify(p)}`);
+      return { route: { kind: 'upstream', upstream: 'corp', ruleId: 'curl-corp', reason: ["app name 'curl' matches 'curl'"] },
+        rules: [{ id: 'curl-corp', enabled: true, matched: true, chosen: true, reason: ["app name 'curl' matches 'curl'"], result: { matched: true, unknown: false, reason: "app name 'curl' matches 'curl'" } }] };
+    },
+    'rules.dryRun': (p) => {
+      calls.push(`rules.dryRun ${JSON.stringify(p)}`);
+      return { valid: true, moved: [{ id: 1, protocol: 'tcp', app: 'curl', dst: '93.184.216.34', dstPort: 443, domain: 'example.com',
+        from: { kind: 'direct', ruleId: null, reason: ['no rule matched'] }, to: { kind: 'block', blockMode: 'reset', ruleId: 'x', reason: ['port 443'] } }] };
+    },
+    'upstreams.list': () => { calls.push('upstreams.list'); return { upstreams: [{ name: 'corp', type: 'socks5', address: '10.0.0.2', port: 1080, auth: true, udp: true, state: 'up', since: T0, checkedAt: T0, latencyMs: 3, error: null, flows: 12, failures: 0 }] }; },
+    'upstreams.check': ({ name }) => {
+      calls.push(`upstreams.check ${JSON.stringify({ name })}`);
+      if (name !== 'corp') throw new ProtocolError('UPSTREAM_NOT_FOUND', `no upstream named "${name}"`, { name });
+      return { name: 'corp', type: 'socks5', address: '10.0.0.2', port: 1080, auth: true, udp: true, state: 'up', since: T0, checkedAt: T0, latencyMs: 3, error: null, flows: 12, failures: 0 };
+    },
     'usage.query': (p) => {
       calls.push(`usage.query ${JSON.stringify(p)}`);
       const step = p.resolution === 'hour' ? 3_600_000 : 60_000;
@@ -73,4 +105,26 @@ export function fakeHandlers(sessions: Session[] = [session(1), session(2, { pro
     },
   };
   return { handlers, calls, sessions };
+}
+
+/**
+ * A ControlSession for the CLI (main(argv, io, { connect })) over fake handlers: params are checked
+ * against the protocol like the server does (INVALID_PARAMS), then passed to the handler directly.
+ */
+export function fakeControlSession(h: ReturnType<typeof fakeHandlers> = fakeHandlers()): { session: ControlSession; calls: string[]; isClosed(): boolean } {
+  let closed = false;
+  const api = createClient(async (m, params) => {
+    const parsed = METHODS[m].params.safeParse(params);
+    if (!parsed.success) throw new ProtocolError('INVALID_PARAMS', `${m}: bad params`, { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+    if (m === 'subscribe' || m === 'unsubscribe' || m === 'hello') return { topics: ['tick'], intervalMs: 1000 } as never;
+    const handler = h.handlers[m as Exclude<MethodName, 'hello' | 'subscribe' | 'unsubscribe'>] as (p: unknown, c: unknown) => unknown;
+    return await handler(parsed.data, { peer: 'test', signal: new AbortController().signal }) as never;
+  });
+  const session: ControlSession = {
+    api, server: { protocolVersion: 2, serverVersion: '0.1.0', methods: [] },
+    on: () => () => {},
+    onState: () => () => {},
+    close: () => { closed = true; },
+  };
+  return { session, calls: h.calls, isClosed: () => closed };
 }

@@ -19,7 +19,7 @@ describe('engine fuzz', () => {
     const engine = new Engine({ tun, direct: new NoEgress(), icmp: null, address4: '127.0.0.1/8',
       fwmark: 1, log: silentLogger,
       limits: { maxSessions: 500, maxPendingConnects: 100, maxUdpSessions: 100, maxMemoryMiB: 100_000 },
-      timeouts: { tcpConnectMs: 100, udpIdleMs: 100, dnsIdleMs: 100, icmpIdleMs: 100 } });
+      timeouts: { tcpConnectMs: 100, udpIdleMs: 100, dnsIdleMs: 100, icmpIdleMs: 100, sniffMs: 100 } });
     await engine.start();
     let x = 99;
     const r = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);

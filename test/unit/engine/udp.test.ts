@@ -11,7 +11,7 @@ import { checksumsValid, ip4, tcpPacket, udpPacket } from '../../support/packets
 
 const APP = ip4('10.9.0.1');
 const LIMITS = { maxSessions: 1000, maxPendingConnects: 100, maxUdpSessions: 3, maxMemoryMiB: 4096 };
-const TIMEOUTS = { tcpConnectMs: 1000, udpIdleMs: 500, dnsIdleMs: 500, icmpIdleMs: 500 };
+const TIMEOUTS = { tcpConnectMs: 1000, udpIdleMs: 500, dnsIdleMs: 500, icmpIdleMs: 500, sniffMs: 100 };
 
 describe('engine UDP', () => {
   let tun: FakeTun, engine: Engine, echo: dgram.Socket, echoPort: number;

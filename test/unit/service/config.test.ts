@@ -12,10 +12,14 @@ const DEFAULTS: Config = {
   egress: { interface: 'auto' },
   stateDir: '/var/lib/switchyard',
   limits: { maxSessions: 65536, maxPendingConnects: 4096, maxUdpSessions: 16384, maxMemoryMiB: 1024 },
-  timeouts: { tcpConnectMs: 10000, udpIdleMs: 60000, dnsIdleMs: 10000, icmpIdleMs: 30000 },
+  timeouts: { tcpConnectMs: 10000, udpIdleMs: 60000, dnsIdleMs: 10000, icmpIdleMs: 30000, sniffMs: 300 },
   log: { level: 'info' },
   control: { socket: '/run/switchyard/control.sock', group: 'switchyard' },
   engine: { relay: 'auto', attribution: true },
+  upstreams: [],
+  rules: [],
+  defaultAction: { type: 'direct' },
+  domains: { dnsSnoop: true, sniff: true, maxEntries: 65536 },
 };
 
 const MINIMAL = `tun:    { name: sy0, mtu: 1500 }
@@ -73,7 +77,7 @@ describe('parseConfig rejects, naming the key and the value', () => {
     ['rout: {}', 'rout: unknown key "rout" (did you mean "route"?)'],
     ['tun: { nmae: x }', 'tun.nmae: unknown key "nmae" (did you mean "name"?)'],
     ['tun: { adress6: "fd00::1/64" }', 'tun.adress6: unknown key "adress6" (did you mean "address6"?)'],
-    ['zebra: 1', 'zebra: unknown key "zebra" (expected one of: tun, route, egress, stateDir, limits, timeouts, log, control, engine)'],
+    ['zebra: 1', 'zebra: unknown key "zebra" (expected one of: tun, route, egress, stateDir, limits, timeouts, log, control, engine, upstreams, rules, defaultAction, domains)'],
     // tun
     ['tun: { mtu: 70000 }', 'tun.mtu: 70000 is out of range 1280..65521'],
     ['tun: { mtu: 576 }', 'tun.mtu: 576 is out of range 1280..65521'],
@@ -206,5 +210,36 @@ describe('loadConfig', () => {
     const path = join(dir, 'bad.yaml');
     await writeFile(path, 'tun: { mtu: 70000 }');
     await expect(loadConfig(path)).rejects.toThrow(`invalid config ${path}:\n  tun.mtu: 70000 is out of range 1280..65521`);
+  });
+});
+
+describe('upstreams, rules and domains in the config', () => {
+  it.each([
+    ['upstreams: [{ name: a, type: socks6, address: 1.2.3.4, port: 1 }]', ['upstreams[0].type: "socks6" is not one of socks5, http']],
+    ['upstreams: [{ name: a, type: socks5, address: "no host!", port: 70000 }]', ['upstreams[0].address: "no host!" is not an IP address or a host name', 'upstreams[0].port: 70000 is out of range 1..65535']],
+    ['upstreams: [{ name: a, type: http, address: proxy.example, port: 3128, udp: true }]', ['upstreams[0].udp: true: an HTTP CONNECT proxy cannot carry UDP (use a SOCKS5 upstream)']],
+    ['upstreams: [{ name: a, type: http, address: "::1", port: 3128 }, { name: a, type: socks5, address: 10.0.0.1, port: 1 }]', ['upstreams[1].name: "a" is already the name of upstreams[0]']],
+    ['upstreams: [{ name: a, type: socks5, address: 10.0.0.1, port: 1, password: x }]', ['upstreams[0].password: is set without a username']],
+    ['rules: [{ id: r, match: { port: 1 }, action: { type: upstream, upstream: x } }]', ['rules[0].action.upstream: "x" is not a configured upstream (none are configured)']],
+    ['defaultAction: { type: upstrem }', ['defaultAction.type: "upstrem" is not one of direct, upstream, block']],
+    ['domains: { sniff: maybe }', ['domains.sniff: "maybe" is not true or false']],
+  ])('rejects %s', (text, lines) => {
+    expect(issues(text)).toEqual(lines);
+  });
+
+  it('fills upstream defaults: UDP for SOCKS5 only, health checks, brackets off IPv6 literals', () => {
+    const c = parseConfig(`upstreams:
+  - { name: a, type: socks5, address: "[::1]", port: 1080, username: u, password: p }
+  - { name: b, type: http, address: proxy.example, port: 3128 }
+rules:
+  - { id: r1, match: { app: { name: curl } }, action: { type: upstream, upstream: a } }
+defaultAction: { type: upstream, upstream: b, fallback: direct }
+`);
+    expect(c.upstreams).toEqual([
+      { name: 'a', type: 'socks5', address: '::1', port: 1080, username: 'u', password: 'p', udp: true, health: { intervalMs: 15000, timeoutMs: 5000 } },
+      { name: 'b', type: 'http', address: 'proxy.example', port: 3128, udp: false, health: { intervalMs: 15000, timeoutMs: 5000 } },
+    ]);
+    expect(c.rules).toEqual([{ id: 'r1', match: { app: { name: 'curl' } }, action: { type: 'upstream', upstream: 'a' } }]);
+    expect(c.defaultAction).toEqual({ type: 'upstream', upstream: 'b', fallback: 'direct' });
   });
 });
