@@ -152,6 +152,11 @@ export function formatStatus(s: Status, protocolVersion: number | null): string 
     ['traffic', `in ${formatBytes(c.bytesIn)} (${formatCount(c.packetsIn)} packets)  out ${formatBytes(c.bytesOut)} (${formatCount(c.packetsOut)} packets)`],
     ['drops', drops.length ? drops.map(([k, n]) => `${k} ${formatCount(n)}`).join(', ') : 'none'],
   ];
+  const v = s.verdicts;
+  if (v) {
+    rows.push(['verdicts', `${formatCount(v.decided)} decided: ${formatCount(v.direct)} direct, ${formatCount(v.upstream)} via upstreams, ${formatCount(v.block)} blocked; `
+      + `${formatCount(v.fallback)} fallbacks, ${formatCount(v.sniffed)} sniffed; ${formatCount(v.domainsKnown)} addresses named by DNS`]);
+  }
   const head = `Switchyard ${s.version}, up ${formatDuration(s.uptimeMs)}${protocolVersion !== null ? ` (protocol ${protocolVersion})` : ''}\n`;
   return head + rows.map(([k, v]) => `  ${k.padEnd(9)} ${v}\n`).join('');
 }

@@ -11,7 +11,7 @@ import {
 } from './schema.js';
 
 /** Bumped on any incompatible change to a method, event or error; `hello` reports it. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 1;
 
 /** Page size limits of `sessions.list`. */
 export const SESSIONS_PAGE_DEFAULT = 100;
