@@ -26,6 +26,7 @@ import { UpstreamError } from '../outbound/upstream-error.js';
 import { sniff, SNIFF_MAX_BYTES } from '../domains/sniff.js';
 import { DnsStream } from '../domains/dns-stream.js';
 import { JsRelay, type RelayTap } from './relay-js.js';
+import { stopReading } from './socket-reading.js';
 
 /** How long a closed session keeps its mapping, so the last ACKs of the close still pass. */
 const LINGER_MS = 10_000;
@@ -406,7 +407,10 @@ export class TcpForwarder {
       over = true;
       clearTimeout(timer);
       sock.off('data', onData); sock.off('end', onEnd); sock.off('error', onEnd);
-      sock.pause();
+      // Node stops reading the app's socket, so the splice relay can take it; what arrived after the
+      // sniffer decided goes out with the first bytes.
+      const rest = stopReading(sock);
+      if (rest.length > 0) first = first.length === 0 ? rest : Buffer.concat([first, rest]);
       if (host !== null && kind !== null) { s.domain = host; s.domainSource = kind; }
       s.firstBytes = first.length > 0 ? first : null;
       if (sock.destroyed || s.state === SessionState.CLOSED) { this.#sniffFailed(s, 'ECONNRESET'); return; }

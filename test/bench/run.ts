@@ -15,7 +15,7 @@
 //
 // Issue 4 adds two steps: the cost of a new session's verdict with 10 / 1,000 / 10,000 rules (in this
 // process, through the router the engine uses), and TCP throughput through a SOCKS5 upstream
-// (microsocks in the server namespace): an app whose flow a rule sends there through Switchyard,
+// (dante in the server namespace): an app whose flow a rule sends there through Switchyard,
 // against the same program speaking SOCKS5 to the same proxy itself with Switchyard's routing off.
 import { readFile, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
@@ -111,6 +111,19 @@ async function measure(name: string, client: string, peers: PeerSet, pin: (cpus:
   }
 }
 
+/** dante (SOCKS5) on the server's link address, no auth; its workers are forked processes. */
+async function startDante(peers: PeerSet): Promise<void> {
+  const conf = [
+    'logoutput: stderr', `internal: ${ADDR.server4} port = ${SOCKS_PORT}`, `external: ${ADDR.server4}`,
+    'socksmethod: none', 'clientmethod: none', 'user.privileged: root', 'user.unprivileged: nobody',
+    'client pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '}',
+    'socks pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '  command: connect', '}', '',
+  ].join('\n');
+  const path = `${peers.dir}/danted.conf`;
+  await writeFile(path, conf);
+  await peers.run('dante', '/usr/sbin/danted', ['-f', path, '-N', '1', '-p', `${peers.dir}/danted.pid`], { proto: 'tcp', port: SOCKS_PORT });
+}
+
 function allCpus(): string { return `0-${cpus().length - 1}`; }
 
 /** Pins every thread of `pid` to `cpuList` (affinity is per process, not per namespace). */
@@ -136,7 +149,7 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
   await peers.kit([TARGET]);
   if (!SKIP.has('socks')) {
     await peers.run('sink', process.execPath, ['-e', SINK_SCRIPT, String(SINK_PORT), TARGET], { proto: 'tcp', port: SINK_PORT });
-    await peers.run('microsocks', '/usr/bin/microsocks', ['-i', ADDR.server4, '-p', String(SOCKS_PORT)], { proto: 'tcp', port: SOCKS_PORT });
+    await startDante(peers);
   }
   files = await ServiceFiles.create(lab.id, {
     upstreams: [{ name: 'bench-socks', type: 'socks5', address: ADDR.server4, port: SOCKS_PORT }],
@@ -159,11 +172,11 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
     if (!SKIP.has('socks')) {
       const control = await ControlClient.connect({ socketPath: `${files.dir}/control.sock`, clientName: 'bench' });
       try {
-        log('switchyard: SOCKS5 download, the app speaking SOCKS5 to microsocks itself (routing off)');
+        log('switchyard: SOCKS5 download, the app speaking SOCKS5 to dante itself (routing off)');
         await control.api.routingSet({ enabled: false });
         f.socksDirect = await socksThroughput(topo.client, TARGET, SINK_PORT, 'down', SECONDS, { host: ADDR.server4, port: SOCKS_PORT });
         await control.api.routingSet({ enabled: true });
-        log('switchyard: SOCKS5 download, a plain TCP app whose flow a rule sends through microsocks');
+        log('switchyard: SOCKS5 download, a plain TCP app whose flow a rule sends through dante');
         f.socksVia = await socksThroughput(topo.client, TARGET, SINK_PORT, 'down', SECONDS);
         const routed = (await control.api.status()).counts.sessions;
         log(`switchyard: sessions now ${JSON.stringify(routed)}`);
@@ -216,10 +229,17 @@ function table(k: Partial<Figures>, s: Partial<Figures>): string {
   }
   const at = s.scale?.at(-1)?.attribution;
   if (at) rows.push(['attribution: lookups (found/unknown), mean cost per new flow', '—', `${at.lookups} (${at.found}/${at.unknown}), ${at.meanUs.toFixed(0)} µs`, '—']);
-  if (s.socksDirect !== undefined || s.socksVia !== undefined) {
-    rows.push(['TCP download via SOCKS5: app speaks SOCKS5 itself / Switchyard rule', s.socksDirect ? gbit(s.socksDirect) : '—', s.socksVia ? gbit(s.socksVia) : '—', ratio(s.socksVia, s.socksDirect)]);
-  }
   rows.push(['service RSS idle / peak (VmHWM)', '—', s.rssIdleKiB ? `${(s.rssIdleKiB / 1024).toFixed(1)} / ${((s.rssPeakKiB ?? 0) / 1024).toFixed(1)} MiB` : '—', '—']);
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r, j) => {
+    const line = r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  │  ');
+    return j === 0 ? `${line}\n${w.map((n) => '─'.repeat(n)).join('──┼──')}` : line;
+  }).join('\n');
+}
+
+function socksTable(s: Partial<Figures>): string {
+  const rows = [['TCP download through a SOCKS5 proxy (dante)', 'app speaks SOCKS5 itself', 'via a Switchyard rule', 'Switchyard / itself'],
+    ['one connection, receiver-measured', s.socksDirect ? gbit(s.socksDirect) : '—', s.socksVia ? gbit(s.socksVia) : '—', ratio(s.socksVia, s.socksDirect)]];
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r, j) => {
     const line = r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  │  ');
@@ -263,6 +283,7 @@ async function main(): Promise<void> {
     '',
     table(k, s),
     '',
+    ...(s.socksDirect !== undefined || s.socksVia !== undefined ? [socksTable(s), ''] : []),
     ...(verdicts.length ? [verdictTable(verdicts), ''] : []),
     'How to read it:',
     '- kernel: client ns → veth → router ns (ip_forward, in that namespace only) → veth → server ns.',
@@ -278,7 +299,7 @@ async function main(): Promise<void> {
     '- live sessions: one UDP socket in the client sends one datagram to each of N ports of the server (UDP keeps the fd count',
     '  flat: a TCP session costs the service two sockets); RSS is VmRSS then; the page is sessions.list sorted by bytesIn.',
     '- attribution: the process lookup the service runs once per new flow (netlink sock_diag + /proc), over every flow of the run.',
-    '- SOCKS5: one TCP download from a sink in the server ns through microsocks (server ns). Left column: the client program does',
+    '- SOCKS5: one TCP download from a sink in the server ns through dante (server ns). Left column: the client program does',
     '  the SOCKS5 handshake itself with Switchyard\'s routing off; right: the same program connects plainly and a rule sends its',
     '  flow through the same proxy. The ratio is Switchyard\'s cost on a proxied path.',
     '- verdicts: FlowRouter.decide for a new session (facts, domain map, rule scan, upstream health) with a mix of app / CIDR /',

@@ -1,6 +1,6 @@
 // Bench step (issue 4): TCP throughput through a SOCKS5 upstream, two ways, same run, same proxy:
-//   reference:  client program ──SOCKS5 itself──▶ microsocks (server ns) ──▶ sink (server ns)
-//   switchyard: client program ──plain TCP──▶ TUN ─▶ Switchyard ──SOCKS5 (rule)──▶ microsocks ──▶ sink
+//   reference:  client program ──SOCKS5 itself──▶ dante (server ns) ──▶ sink (server ns)
+//   switchyard: client program ──plain TCP──▶ TUN ─▶ Switchyard ──SOCKS5 (rule)──▶ dante ──▶ sink
 // The client program is the same Node script either way (with or without its own SOCKS5 handshake);
 // it downloads (or uploads) for a fixed time and reports bytes per second as the receiver saw them.
 import { execIn } from '../support/netns.js';
