@@ -46,6 +46,8 @@ class TcpSession extends Session {
   firstBytes: Buffer | null = null;
   /** Bytes for the app that came with the proxy's handshake reply (a server that speaks first). */
   leftover: Buffer | null = null;
+  /** The proxy could not reach the name: ask it for the address instead (once). */
+  byAddress = false;
 }
 
 /** One family's NAT endpoints: T (TUN address), F (fake peer), L (listener port). */
@@ -218,7 +220,8 @@ export class TcpForwarder {
     } else {
       const u = ctx.router.upstreams.get(route.upstream!);
       // The proxy gets the name when we know it (it resolves it: no DNS query of ours leaks).
-      const dial = u?.dialTcp({ host: s.domain ?? s.dstText, port: s.dstPort }, ctx.timeouts.tcpConnectMs);
+      const host = s.domain !== null && !s.byAddress ? s.domain : s.dstText;
+      const dial = u?.dialTcp({ host, port: s.dstPort }, ctx.timeouts.tcpConnectMs);
       if (!dial) { this.#dialFailed(s, 'ENETUNREACH'); return; }
       sock = dial.socket;
       ready = dial.ready;
@@ -251,6 +254,15 @@ export class TcpForwarder {
       const fb = this.#ctx.router.fallbackAfterFailure(route, err.message);
       s.route = fb;
       this.#go(s, ep, fb);
+      return;
+    }
+    if (route.kind === 'upstream' && err instanceof UpstreamError && err.code === 'TARGET_UNREACHABLE' && s.domain !== null && !s.byAddress) {
+      // The proxy could not reach the name (it resolves names its own way: a name only our side
+      // knows — /etc/hosts, split DNS, `curl --resolve` — fails there). The app chose an address:
+      // ask for that instead, once.
+      s.byAddress = true;
+      this.#ctx.log.debug('upstream could not reach the name; retrying with the address', { upstream: route.upstream ?? '', domain: s.domain, address: s.dstText });
+      this.#go(s, ep, route);
       return;
     }
     const code = err instanceof UpstreamError ? err.errno : (err as NodeJS.ErrnoException).code ?? 'EIO';

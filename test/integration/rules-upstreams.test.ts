@@ -61,7 +61,7 @@ describe('rules, upstreams and domains through the running service', () => {
       ],
       rules: [
         { id: 'curl-via-dante', match: { all: [{ app: { name: 'curl' } }, { port: 80 }, { cidr: `${ADDR.offlink4}/32` }] }, action: { type: 'upstream', upstream: 'dante' } },
-        { id: 'secure-via-dante', match: { domain: { suffix: SECURE } }, action: { type: 'upstream', upstream: 'dante' } },
+        { id: 'secure-via-dante', match: { domain: { suffix: [SECURE, 'only-here.test'] } }, action: { type: 'upstream', upstream: 'dante' } },
         { id: 'tiny-8443', match: { port: 8443 }, action: { type: 'upstream', upstream: 'tiny' } },
         { id: 'block-tcp', match: { all: [{ protocol: 'tcp' }, { port: BLOCKED_TCP }] }, action: { type: 'block' } },
         { id: 'block-udp', match: { all: [{ protocol: 'udp' }, { port: BLOCKED_UDP }] }, action: { type: 'block' } },
@@ -152,6 +152,12 @@ describe('rules, upstreams and domains through the running service', () => {
     const e = await client.api.rulesExplain({ flow: { protocol: 'tcp', dst: ADDR.offlink4, dstPort: 443, domain: SECURE } });
     expect(e.route).toMatchObject({ kind: 'upstream', upstream: 'dante', ruleId: 'secure-via-dante' });
     if (s.length) expect(s[0]!.domainSource).toBe('sni');
+  });
+
+  it('a name only this side knows (curl --resolve) still goes through the proxy: by address when the proxy cannot resolve it', async () => {
+    const r = await curlSeen(['-k', '--resolve', `only-here.test:443:${ADDR.offlink4}`, 'https://only-here.test/?TAG']);
+    expect(r.code, why(r)).toBe(0);
+    expect(r.line, why(r)).toMatch(/^remote=(192\.0\.2\.2|198\.51\.100\.10) sni=only-here\.test /);
   });
 
   it('the HTTP CONNECT upstream gets the name learned from a DNS answer that passed through', async () => {
