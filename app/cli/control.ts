@@ -332,6 +332,40 @@ export const CONTROL_COMMANDS: Command[] = [
     }),
   },
   {
+    words: ['devices', 'rename'],
+    summary: 'name a device (by MAC, so the name follows it; or by address); "" removes the name',
+    description: `The name shows in \`switchyard devices\` and in sessions, and is saved to the config file (devices).\nExample: switchyard devices rename aa:bb:cc:dd:ee:ff "Living-room TV"\n${ACCESS_NOTE}`,
+    options: CONNECTION,
+    positionals: [{ name: 'DEVICE', help: 'a MAC address or an IP address' }, { name: 'NAME', help: 'the name ("" to remove it)' }],
+    run: (ctx) => withService(ctx, async (c) => {
+      const r = await c.api.devicesRename({ device: ctx.positionals[0]!, name: ctx.positionals[1]! });
+      ctx.io.stdout.write(r.name ? `${r.mac ?? r.address} is now "${r.name}"\n` : `${r.mac ?? r.address} has no name now\n`);
+      return EXIT_OK;
+    }),
+  },
+  {
+    words: ['gateway', 'on'],
+    summary: 'route the other devices on the LAN (gateway.interfaces) through Switchyard',
+    description: `Turns on forwarding and policy routing for traffic from gateway.interfaces; saved to the config file.\nDevices must use this machine as their gateway (DHCP option or by hand).\n${ACCESS_NOTE}`,
+    options: CONNECTION,
+    run: (ctx) => withService(ctx, async (c) => {
+      const g = await c.api.gatewaySet({ enabled: true });
+      ctx.io.stdout.write(`gateway is on: devices behind ${g.interfaces.join(', ')} are routed by the rules (IPv6: ${g.ipv6})\n`);
+      return EXIT_OK;
+    }),
+  },
+  {
+    words: ['gateway', 'off'],
+    summary: 'stop routing the other devices on the LAN (this machine\'s own traffic is unaffected)',
+    description: `Restores forwarding and the DNS redirect as they were; saved to the config file.\n${ACCESS_NOTE}`,
+    options: CONNECTION,
+    run: (ctx) => withService(ctx, async (c) => {
+      await c.api.gatewaySet({ enabled: false });
+      ctx.io.stdout.write('gateway is off: LAN devices are no longer routed through this machine\n');
+      return EXIT_OK;
+    }),
+  },
+  {
     words: ['close'],
     summary: 'close one live session by its ID (from `switchyard sessions`)',
     description: `TCP sessions are reset on both sides; UDP and ICMP sessions are forgotten.\n${ACCESS_NOTE}`,

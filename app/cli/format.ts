@@ -67,7 +67,7 @@ export function appLabel(app: AppRef): string {
 
 /** "this host" for local flows, else the hostname or address. */
 export function deviceLabel(d: DeviceRef): string {
-  return d.local ? 'this host' : d.hostname ?? d.address;
+  return d.local ? 'this host' : d.name ?? d.hostname ?? d.address;
 }
 
 function endpoint(addr: string, port: number, protocol: Session['protocol']): string {
@@ -152,6 +152,7 @@ export function formatStatus(s: Status, protocolVersion: number | null): string 
     ['traffic', `in ${formatBytes(c.bytesIn)} (${formatCount(c.packetsIn)} packets)  out ${formatBytes(c.bytesOut)} (${formatCount(c.packetsOut)} packets)`],
     ['drops', drops.length ? drops.map(([k, n]) => `${k} ${formatCount(n)}`).join(', ') : 'none'],
   ];
+  if (s.gateway?.enabled) rows.push(['gateway', `on: devices behind ${s.gateway.interfaces.join(', ')} (IPv6 ${s.gateway.ipv6 === 'route' ? 'routed' : 'refused'}, DNS ${s.gateway.dns})`]);
   const v = s.verdicts;
   if (v) {
     rows.push(['verdicts', `${formatCount(v.decided)} decided: ${formatCount(v.direct)} direct, ${formatCount(v.upstream)} via upstreams, ${formatCount(v.block)} blocked; `

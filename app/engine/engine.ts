@@ -47,6 +47,8 @@ export interface EngineOptions {
   resolver?: ProcessResolver | null;
   /** Names other devices (MAC, hostname) by their address; absent: address only. */
   neighbours?: NeighbourTable | null;
+  /** Names users gave devices (by MAC or address); may change while running. */
+  deviceNames?: DeviceNames;
   /** Decides each new flow's route (rules, upstreams, domain map); default: everything direct. */
   router?: FlowRouter;
   /** How accepted TCP connections are joined to their outbound (default: JsRelay). */
@@ -163,7 +165,7 @@ export class Engine {
    */
   #route(s: Session, allowSniff: boolean): RouteDecision | Promise<RouteDecision> {
     const router = this.router;
-    if (router.needsApp && s.app === null && s.appReady !== null) return s.appReady.then(() => router.decide(s, allowSniff));
+    if (router.needsApp && !s.attributed && s.appReady !== null) return s.appReady.then(() => router.decide(s, allowSniff));
     return router.decide(s, allowSniff);
   }
 
@@ -193,14 +195,27 @@ export class Engine {
       s.appReady = new Promise<void>((done) => setImmediate(() => {
         resolver.resolve({ protocol: protocolName(s.proto), family: s.family, src, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort })
           .then((a) => { s.app = a; }, (err: Error) => { s.app = { kind: 'unknown', reason: `lookup failed: ${err.message}` }; })
-          .finally(done);
+          .finally(() => { s.attributed = true; done(); });
       }));
     } else {
       s.app = OTHER_DEVICE;
-      this.#opts.neighbours?.lookup(src).then((n) => {
-        if (s.device === null) return;
-        if (n.mac) s.device.mac = n.mac;
-        if (n.hostname) s.device.hostname = n.hostname;
+      const names = this.#opts.deviceNames;
+      const byAddress = names?.nameOf(undefined, src);
+      if (byAddress) s.device.name = byAddress;
+      const neighbours = this.#opts.neighbours;
+      if (!neighbours) return;
+      const d = s.device;
+      const withMac = (mac: string | undefined): void => {
+        if (mac) d.mac = mac;
+        const name = names?.nameOf(mac, src);
+        if (name) d.name = name;
+      };
+      // Rules by device (MAC) wait for the MAC only; the hostname (leases, reverse DNS) comes later.
+      s.appReady = (neighbours.resolveMac ? neighbours.resolveMac(src) : neighbours.lookup(src).then((n) => n.mac))
+        .then(withMac, () => undefined).finally(() => { s.attributed = true; });
+      neighbours.lookup(src).then((n) => {
+        if (n.hostname) d.hostname = n.hostname;
+        if (!d.mac) withMac(n.mac);
       }, () => undefined);
     }
   }
@@ -291,6 +306,29 @@ export class Engine {
     await this.tcp.close();
     this.#opts.resolver?.close();
     this.#opts.neighbours?.close();
+  }
+}
+
+/** Names users gave devices: by MAC (follows the device when its address changes) or by address. */
+export class DeviceNames {
+  readonly #byMac = new Map<string, string>();
+  readonly #byAddress = new Map<string, string>();
+
+  constructor(list: readonly { mac?: string; address?: string; name: string }[] = []) {
+    this.set(list);
+  }
+
+  set(list: readonly { mac?: string; address?: string; name: string }[]): void {
+    this.#byMac.clear();
+    this.#byAddress.clear();
+    for (const d of list) {
+      if (d.mac) this.#byMac.set(d.mac.toLowerCase().replaceAll('-', ':'), d.name);
+      else if (d.address) this.#byAddress.set(d.address, d.name);
+    }
+  }
+
+  nameOf(mac: string | undefined, address: string): string | undefined {
+    return (mac ? this.#byMac.get(mac.toLowerCase()) : undefined) ?? this.#byAddress.get(address);
   }
 }
 

@@ -32,8 +32,8 @@ function wireDevice(s: Session): WireSession['device'] {
   if (d === null) return { address: s.srcText, local: true };
   // A device's MAC or name can arrive later: the cached form is rebuilt when they differ.
   let w = wireDevices.get(d);
-  if (!w || w.mac !== d.mac || w.hostname !== d.hostname) {
-    wireDevices.set(d, (w = { address: d.address, local: d.local, ...(d.mac ? { mac: d.mac } : {}), ...(d.hostname ? { hostname: d.hostname } : {}) }));
+  if (!w || w.mac !== d.mac || w.hostname !== d.hostname || w.name !== d.name) {
+    wireDevices.set(d, (w = { address: d.address, local: d.local, ...(d.mac ? { mac: d.mac } : {}), ...(d.hostname ? { hostname: d.hostname } : {}), ...(d.name ? { name: d.name } : {}) }));
   }
   return w;
 }

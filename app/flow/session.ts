@@ -9,6 +9,8 @@ export interface DeviceInfo {
   local: boolean;
   mac?: string;
   hostname?: string;
+  /** The name the user gave this device (config `devices`), by MAC or address. */
+  name?: string;
 }
 
 /**
@@ -70,8 +72,10 @@ export class Session {
   app: Attribution | null = null;
   /** The device the flow comes from; set when the session opens. */
   device: DeviceInfo | null = null;
-  /** Settles when the app lookup is done (null: none was started). Rules by app wait for it. */
+  /** Settles when the app lookup (or, for another device, its MAC lookup) is done; null: none was started. */
   appReady: Promise<void> | null = null;
+  /** True once appReady has settled: verdicts that need the app or the device's MAC can be made. */
+  attributed = false;
   /** The verdict; null until decided (a TCP flow being sniffed, a flow waiting for its app). */
   route: SessionRoute | null = null;
   /** The destination's name, from DNS answers seen by the engine, TLS SNI or HTTP Host. */

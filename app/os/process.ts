@@ -50,5 +50,11 @@ export interface NeighbourInfo {
 export interface NeighbourTable {
   /** Looks up an address (neighbour table, DHCP leases, reverse DNS where available); cached. */
   lookup(address: string): Promise<NeighbourInfo>;
+  /**
+   * The MAC of an address on the LAN, quickly (no reverse DNS): a fresh read of the neighbour table
+   * when the cached one does not have it, and a probe that makes the kernel resolve it when the
+   * table has never seen it (a device whose address just changed). Undefined when it cannot be found.
+   */
+  resolveMac?(address: string): Promise<string | undefined>;
   close(): void;
 }

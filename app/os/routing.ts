@@ -23,6 +23,24 @@ export interface RoutingState {
   exclude: string[];
   /** Source addresses of the service's own sockets (the egress interface's addresses). */
   bypassSources: string[];
+  /** Gateway mode: traffic forwarded from these LAN interfaces goes through the TUN too. */
+  gateway?: GatewayState;
+}
+
+/**
+ * What gateway mode changes on the OS besides the routes (whose LAN subnets the service adds to
+ * `exclude`, so replies reach the devices): forwarding on, and DNS queries LAN devices send to the
+ * gateway itself redirected to a resolver beyond the TUN (so they pass the engine).
+ */
+export interface GatewayState {
+  interfaces: string[];
+  /** 'route': IPv6 from LAN devices is forwarded through the engine; 'refuse': not forwarded at all. */
+  ipv6: 'route' | 'refuse';
+  /** Resolvers LAN devices' DNS queries to the gateway go to; absent: no redirect for that family. */
+  dns4?: string;
+  dns6?: string;
+  /** The egress interface (its accept_ra is kept working while IPv6 forwarding is on). */
+  egress?: string;
 }
 
 export interface RoutingManager {
@@ -46,7 +64,16 @@ export interface EgressInfo {
   address6?: string;
 }
 
+/** One address on an interface, with its prefix length. */
+export interface InterfaceAddress {
+  family: 4 | 6;
+  address: string;
+  prefix: number;
+}
+
 export interface NetworkInfo {
+  /** The addresses of an interface (global and link scope of IPv4, global IPv6); rejects when it does not exist. */
+  addresses(name: string): Promise<InterfaceAddress[]>;
   /**
    * The egress: `name` = 'auto' picks the interface of the main table's default route (IPv4 first,
    * then IPv6), never one of `exclude` (our own TUN: a default route through it is ours, not an

@@ -43,7 +43,8 @@ export class RuleSet {
     this.evaluator = compileRules(rules, defaultAction);
     this.#enabled = rules.filter((r) => r.enabled);
     const kinds = this.#enabled.map((r) => leafKinds(r.spec.match));
-    this.needsApp = kinds.some((k) => k.has('app') || k.has('user'));
+    // A device rule may match by MAC, which the neighbour lookup brings: it waits like app rules.
+    this.needsApp = kinds.some((k) => k.has('app') || k.has('user') || k.has('device'));
     this.needsCountry = kinds.some((k) => k.has('country'));
     this.#readsDomain = kinds.map((k) => k.has('domain'));
   }
@@ -74,6 +75,8 @@ export interface RouterOptions {
   geo: CountryLookup | null;
   /** Sniff TLS SNI / HTTP Host of TCP flows whose verdict may depend on the domain. */
   sniff: boolean;
+  /** Gateway mode with `ipv6: refuse`: IPv6 flows from other devices are blocked (the device notices). */
+  refuseIpv6FromDevices?: boolean;
 }
 
 export class FlowRouter {
@@ -96,6 +99,9 @@ export class FlowRouter {
   get hasGeo(): boolean { return this.#opts.geo !== null; }
   /** Country data loaded after start (a country rule was added through the API). */
   setGeo(geo: CountryLookup): void { this.#opts.geo = geo; }
+
+  /** Gateway mode's IPv6 policy for other devices' flows. */
+  setRefuseIpv6FromDevices(refuse: boolean): void { this.#opts.refuseIpv6FromDevices = refuse; }
 
   /** Swaps the rule set; sessions already decided keep their route. */
   setRules(rules: RuleSet): void {
@@ -131,6 +137,10 @@ export class FlowRouter {
    * with `decide(s, false)` once the sniffer has set s.domain (or given up).
    */
   decide(s: Session, allowSniff: boolean): RouteDecision {
+    if (this.#opts.refuseIpv6FromDevices && s.family === 6 && s.device !== null && !s.device.local) {
+      this.#count(REFUSED_V6);
+      return { route: REFUSED_V6, sniff: false };
+    }
     const rules = this.#rules;
     const flow = this.#prepare(s, rules);
     const verdict = rules.evaluator.evaluate(flow);
@@ -202,6 +212,8 @@ export class FlowRouter {
 export function directRouter(): FlowRouter {
   return new FlowRouter(new RuleSet([], { type: 'direct' }), { upstreams: new UpstreamSet([], () => null, silentLogger), domains: null, geo: null, sniff: false });
 }
+
+const REFUSED_V6: SessionRoute = Object.freeze({ kind: 'block', blockMode: 'reset', ruleId: null, reason: Object.freeze(['IPv6 from other devices is refused (gateway.ipv6: refuse)']) });
 
 function fallbackRoute(r: SessionRoute, fallback: 'direct' | 'block', why: string): SessionRoute {
   const base = { ruleId: r.ruleId, reason: r.reason, fallback: `${why} → ${fallback}`, ...(r.upstream ? { upstream: r.upstream } : {}), ...(r.rateLimitBytesPerSec ? { rateLimitBytesPerSec: r.rateLimitBytesPerSec } : {}) };

@@ -5,7 +5,7 @@
 // Params are strict objects (an unknown key is INVALID_PARAMS, so typos never pass silently).
 import { z } from 'zod';
 import {
-  AppSummarySchema, DeviceSummarySchema, ExplanationSchema, FlowDescriptionSchema, RuleActionSchema, RuleSpecSchema,
+  AppSummarySchema, DeviceSummarySchema, GatewayStatusSchema, ExplanationSchema, FlowDescriptionSchema, RuleActionSchema, RuleSpecSchema,
   SessionMoveSchema, SessionProtocolSchema, SessionSchema, SessionStateSchema, StatusSchema, TickSchema,
   UpstreamStatusSchema, UsageBucketSchema,
 } from './schema.js';
@@ -164,6 +164,16 @@ export const METHODS = {
     summary: 'the live sessions a rule change would send elsewhere, without changing anything',
     params: z.strictObject({ change: RuleChangeSchema }),
     result: z.object({ moved: z.array(SessionMoveSchema), valid: z.literal(true) }),
+  }),
+  'gateway.set': method({
+    summary: 'turn gateway mode on or off (routing of other LAN devices); saved to the config file',
+    params: z.strictObject({ enabled: z.boolean() }),
+    result: GatewayStatusSchema,
+  }),
+  'devices.rename': method({
+    summary: 'name a device by its MAC (follows it when its address changes) or address; an empty name removes it',
+    params: z.strictObject({ device: z.string().min(1).max(64), name: z.string().max(64) }),
+    result: z.object({ mac: z.string().optional(), address: z.string().optional(), name: z.string() }),
   }),
   'upstreams.list': method({
     summary: 'the configured upstream proxies with their health',

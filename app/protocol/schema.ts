@@ -39,6 +39,8 @@ export const DeviceRefSchema = z.object({
   address: z.string(),
   mac: z.string().optional(),
   hostname: z.string().optional(),
+  /** The name the user gave the device. */
+  name: z.string().optional(),
   local: z.boolean(),
 });
 /** The device a flow comes from. */
@@ -127,8 +129,19 @@ export const UsageBucketSchema = z.object({
 /** One time bucket of usage history. */
 export type UsageBucket = z.infer<typeof UsageBucketSchema>;
 
+/** Gateway mode: whether it routes other LAN devices, from which interfaces, and how. */
+export const GatewayStatusSchema = z.object({
+  enabled: z.boolean(),
+  interfaces: z.array(z.string()),
+  ipv6: z.enum(['route', 'refuse']),
+  dns: z.string(),
+});
+/** Gateway mode's status. */
+export type GatewayStatus = z.infer<typeof GatewayStatusSchema>;
+
 /** What `status` answers. */
 export const StatusSchema = z.object({
+  gateway: GatewayStatusSchema.optional(),
   version: z.string(),
   uptimeMs: count(),
   routing: z.boolean(),

@@ -31,6 +31,10 @@ export interface ServiceView {
   setRouting(enabled: boolean): Promise<void>;
   readonly rules: RulesManager;
   readonly router: FlowRouter;
+  readonly gatewayEnabled: boolean;
+  readonly config: { gateway: { interfaces: string[]; ipv6: 'route' | 'refuse'; dns: string } };
+  setGateway(enabled: boolean): Promise<void>;
+  renameDevice(device: string, name: string): Promise<{ mac?: string; address?: string; name: string }>;
 }
 
 const PENDING_APP: AppIdentity = appIdentity({ kind: 'unknown', reason: 'lookup in progress' });
@@ -55,7 +59,7 @@ class Counted implements SessionCounters {
     if (a !== this.#appSeen && a !== null) { this.#appSeen = a; this.app = appIdentity(a); }
     const d = this.s.device;
     if (d !== null && !d.local) {
-      const key = `${d.address}|${d.mac ?? ''}|${d.hostname ?? ''}`;
+      const key = `${d.address}|${d.mac ?? ''}|${d.hostname ?? ''}|${d.name ?? ''}`;
       if (key !== this.#deviceKey) { this.#deviceKey = key; this.device = deviceIdentity(d); }
     }
   }
@@ -151,6 +155,21 @@ export class ServiceApi {
       'rules.setDefault': ({ action, applyToLive }) => view.rules.apply({ op: 'setDefault', action }, applyToLive),
       'rules.explain': (p) => view.rules.explain(p),
       'rules.dryRun': ({ change }) => ({ moved: view.rules.dryRun(change), valid: true as const }),
+      'gateway.set': async ({ enabled }) => {
+        try {
+          await view.setGateway(enabled);
+        } catch (err) {
+          throw new ProtocolError('INVALID_PARAMS', (err as Error).message, { issues: [{ path: 'enabled', message: (err as Error).message }] });
+        }
+        return this.#gateway();
+      },
+      'devices.rename': async ({ device, name }) => {
+        try {
+          return await view.renameDevice(device, name);
+        } catch (err) {
+          throw new ProtocolError('PERSIST_FAILED', `the name was not saved, so it was not applied: ${(err as Error).message}`, { error: (err as Error).message });
+        }
+      },
       'upstreams.list': () => ({ upstreams: view.router.upstreams.list().map((u) => u.status()) }),
       'upstreams.check': async ({ name }) => {
         const u = view.router.upstreams.get(name);
@@ -159,6 +178,11 @@ export class ServiceApi {
         return u.status();
       },
     };
+  }
+
+  #gateway() {
+    const g = this.#view.config.gateway;
+    return { enabled: this.#view.gatewayEnabled, interfaces: g.interfaces, ipv6: g.ipv6, dns: g.dns };
   }
 
   status(): Status {
@@ -183,6 +207,7 @@ export class ServiceApi {
         drops: { malformed: c.malformed, limit: c.refusedByLimit, tunWrite: c.tunWriteDrops, fragments: c.fragmentDrops, unknownFlow: c.unknownFlow, ignored: c.ignored, blocked: c.blocked, rateLimited: c.rateLimited },
       },
       verdicts: { ...this.#view.router.counts, domainsKnown: this.#view.router.domains?.size ?? 0 },
+      gateway: this.#gateway(),
     };
   }
 
@@ -244,5 +269,8 @@ function aggregate(a: AggregateSnapshot) {
 
 function toDeviceSummary(a: AggregateSnapshot): DeviceSummary {
   const d = a.info as DeviceIdentity;
-  return { ...aggregate(a), address: d.local ? 'this computer' : d.address, local: d.local, ...(d.mac ? { mac: d.mac } : {}), ...(d.hostname ? { hostname: d.hostname } : {}) };
+  return {
+    ...aggregate(a), address: d.local ? 'this computer' : d.address, local: d.local, ...(d.mac ? { mac: d.mac } : {}), ...(d.hostname ? { hostname: d.hostname } : {}),
+    ...(!d.local && d.name !== d.address && d.name !== d.hostname ? { name: d.name } : {}),
+  };
 }

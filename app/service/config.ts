@@ -30,6 +30,10 @@ export interface Config {
   defaultAction: RuleSpec['action'];
   /** Domain knowledge: DNS answers read into an address→name map; first bytes sniffed for SNI/Host. */
   domains: { dnsSnoop: boolean; sniff: boolean; maxEntries: number };
+  /** Gateway mode: route other LAN devices' traffic (forwarded from these interfaces) through the engine. */
+  gateway: { enabled: boolean; interfaces: string[]; ipv6: 'route' | 'refuse'; dns: string };
+  /** Names users gave devices, by MAC (preferred: follows the device) or address. */
+  devices: { mac?: string; address?: string; name: string }[];
 }
 
 /** A config that cannot be used; `issues` holds one human-readable line per problem. */
@@ -56,6 +60,8 @@ const DEFAULTS: Config = {
   rules: [],
   defaultAction: { type: 'direct' },
   domains: { dnsSnoop: true, sniff: true, maxEntries: 65536 },
+  gateway: { enabled: false, interfaces: [], ipv6: 'route', dns: 'auto' },
+  devices: [],
 };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -208,6 +214,25 @@ const schema = z.strictObject({
     sniff: z.boolean().default(DEFAULTS.domains.sniff),
     maxEntries: int(1024, 4_194_304).default(DEFAULTS.domains.maxEntries),
   }).prefault({}),
+  gateway: z.strictObject({
+    enabled: z.boolean().default(DEFAULTS.gateway.enabled),
+    interfaces: z.array(interfaceName(false)).superRefine((list, ctx) => {
+      list.forEach((n, i) => { if (list.indexOf(n) !== i) ctx.addIssue({ code: 'custom', message: `${show(n)} repeats item [${list.indexOf(n)}]`, path: [i] }); });
+    }).default(DEFAULTS.gateway.interfaces),
+    ipv6: z.enum(['route', 'refuse']).default(DEFAULTS.gateway.ipv6),
+    dns: z.string().superRefine((v, ctx) => {
+      if (v !== 'auto' && v !== 'off' && typeof parseAddress(v) === 'string') fail(ctx, `${show(v)} is not auto, off or an IP address`);
+    }).default(DEFAULTS.gateway.dns),
+  }).superRefine((g, ctx) => {
+    if (g.enabled && g.interfaces.length === 0) ctx.addIssue({ code: 'custom', message: 'is empty: gateway mode needs the LAN interfaces whose devices it routes', path: ['interfaces'] });
+  }).prefault({}),
+  devices: z.array(z.strictObject({
+    mac: z.string().regex(/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/, 'is not a MAC address (like "aa:bb:cc:dd:ee:ff")').optional(),
+    address: z.string().superRefine((v, ctx) => { if (typeof parseAddress(v) === 'string') fail(ctx, `${show(v)} is not an IP address`); }).optional(),
+    name: z.string().min(1, 'is empty').max(64, 'is longer than 64 characters'),
+  }).superRefine((d, ctx) => {
+    if (d.mac === undefined && d.address === undefined) ctx.addIssue({ code: 'custom', message: 'needs a mac or an address' });
+  })).default(DEFAULTS.devices),
 });
 
 /** One upstream proxy as configured. */
@@ -390,6 +415,15 @@ domains:
   dnsSnoop: true               # read DNS answers passing through into an address→name map (domain rules, the UI)
   sniff: true                  # read TLS SNI / HTTP Host of TCP flows when a domain rule or an upstream needs the name
   maxEntries: 65536            # addresses remembered (oldest first out; each for its TTL, at least 60 s, + 5 min)
+
+gateway:
+  enabled: false               # route other devices on the LAN (those using this machine as their gateway)
+  interfaces: []               # the LAN interfaces, e.g. [eth1] or [br-lan]; their subnets keep their normal routes
+  ipv6: route                  # route: IPv6 from LAN devices goes through Switchyard; refuse: they get a reset / ICMPv6 prohibited
+  dns: auto                    # DNS queries LAN devices send to this machine go to this resolver through the engine:
+                               # auto (the first non-loopback nameserver of /etc/resolv.conf), off, or an address
+
+devices: []                    # names for devices, e.g. [{ mac: "aa:bb:cc:dd:ee:ff", name: "Living-room TV" }]
 
 # Upstream proxies rules can send flows through. Example:
 #   - name: corp                 # letters, digits, "_", ".", "-"

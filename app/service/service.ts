@@ -11,9 +11,11 @@
 // or kill -9 is undone by `switchyard cleanup` or by the next start.
 import type { Config } from './config.js';
 import type { Logger } from '../log.js';
-import type { EgressInfo, NetworkInfo, NetworkMonitor, RoutingManager, RoutingState } from '../os/routing.js';
+import type { EgressInfo, GatewayState, NetworkInfo, NetworkMonitor, RoutingManager, RoutingState } from '../os/routing.js';
+import { readFile } from 'node:fs/promises';
+import { formatAddress, maskAddress, parseAddress } from '../net/cidr.js';
 import type { TunDevice } from '../os/tun.js';
-import { Engine } from '../engine/engine.js';
+import { DeviceNames, Engine } from '../engine/engine.js';
 import { DirectOutbound } from '../outbound/direct.js';
 import { createTunFactory } from '../../native/tun/index.js';
 import { createIcmpEchoFactory } from '../../native/socket/index.js';
@@ -33,7 +35,8 @@ import { DomainMap } from '../domains/domain-map.js';
 import { CountryDb } from '../geo/country-db.js';
 import { parseAction, parseRules } from '../rules/schema.js';
 import { RulesManager } from './rules-manager.js';
-import { ConfigStore } from './config-store.js';
+import { ConfigStore, mapSet } from './config-store.js';
+import { parseConfig } from './config.js';
 
 export interface RunningService {
   /** Resolves when the service has stopped (after stop() or a fatal error). */
@@ -50,6 +53,10 @@ export interface RunningService {
   readonly egress: EgressInfo;
   /** Where flows go: rules, upstreams, the domain map. */
   readonly router: FlowRouter;
+  /** True while gateway mode routes other LAN devices' traffic. */
+  readonly gatewayEnabled: boolean;
+  /** Turns gateway mode on or off (saved to the config file); the service keeps running. */
+  setGateway(enabled: boolean): Promise<void>;
 }
 
 /** How the service was started: the config file it came from (rule changes are saved there). */
@@ -75,6 +82,7 @@ export async function startService(config: Config, log: Logger, options: Service
   let engine: Engine | null = null;
   let direct: DirectOutbound;
   let router: FlowRouter;
+  let deviceNames: DeviceNames;
   try {
     tun = await createTunFactory({ log }).open({ name: config.tun.name, mtu: config.tun.mtu, addresses: [config.tun.address4, config.tun.address6], offload: config.tun.offload });
     const icmp = await createIcmpEchoFactory().catch((err: Error) => {
@@ -83,19 +91,21 @@ export async function startService(config: Config, log: Logger, options: Service
     });
     direct = new DirectOutbound(egress);
     router = await createRouter(config, direct, log);
+    deviceNames = new DeviceNames(config.devices);
     const resolver = !config.engine.attribution ? null : await createProcessResolver(log).catch((err: Error) => {
       log.warn('attribution: no process resolver; apps will show as unknown', { error: err.message });
       return null;
     });
     const neighbours = await createNeighbourTable({}).catch(() => null);
     const relay = await createStreamRelay(config.engine.relay, log);
+    router.setRefuseIpv6FromDevices(config.gateway.enabled && config.gateway.ipv6 === 'refuse');
     engine = new Engine({
-      tun, direct, icmp, resolver, neighbours, relay, router,
+      tun, direct, icmp, resolver, neighbours, relay, router, deviceNames,
       address4: config.tun.address4, address6: config.tun.address6,
       fwmark: config.route.fwmark, limits: config.limits, timeouts: config.timeouts, log,
     });
     await engine.start();
-    await routing.apply(routingState(config, tun.name, egress));
+    await routing.apply(await routingState(config, tun.name, egress, network, config.gateway.enabled, log));
   } catch (err) {
     await undo(routing, engine, tun, log);
     throw err;
@@ -106,7 +116,7 @@ export async function startService(config: Config, log: Logger, options: Service
     return null;
   }) : null;
   const rules = new RulesManager({ specs: config.rules, defaultAction: config.defaultAction, router, engine, store, log, loadGeo: () => CountryDb.load() });
-  const running = new Service(config, routing, network, engine, tun, direct, egress, log, router, rules);
+  const running = new Service(config, routing, network, engine, tun, direct, egress, log, router, rules, store, deviceNames);
   running.watch(createNetworkMonitorOrNull(log));
   try {
     await running.startApi();
@@ -114,7 +124,7 @@ export async function startService(config: Config, log: Logger, options: Service
     await running.stop(`the control API could not start: ${(err as Error).message}`);
     throw err;
   }
-  log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, relay: engine.tcp.relayKind, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none', rules: config.rules.length, upstreams: config.upstreams.length });
+  log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, relay: engine.tcp.relayKind, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none', rules: config.rules.length, upstreams: config.upstreams.length, gateway: config.gateway.enabled ? config.gateway.interfaces.join(',') : 'off' });
   return running;
 }
 
@@ -140,12 +150,53 @@ async function createRouter(config: Config, direct: DirectOutbound, log: Logger)
   return new FlowRouter(rules, { upstreams, domains, geo, sniff: config.domains.sniff });
 }
 
-function routingState(config: Config, tunName: string, egress: EgressInfo): RoutingState {
-  return {
+/**
+ * The routing the service wants. In gateway mode the LAN interfaces' subnets are excluded (their
+ * own routes carry replies to the devices, and reverse-path checks pass), forwarding is turned on
+ * and DNS queries to the gateway are redirected through the engine (native/route/gateway-linux.ts).
+ */
+async function routingState(config: Config, tunName: string, egress: EgressInfo, network: NetworkInfo, gateway: boolean, log: Logger): Promise<RoutingState> {
+  const state: RoutingState = {
     tunName, table: config.route.table, rulePriority: config.route.rulePriority, fwmark: config.route.fwmark,
-    include: config.route.include, exclude: config.route.exclude,
+    include: config.route.include, exclude: [...config.route.exclude],
     bypassSources: [egress.address4, egress.address6].filter((a): a is string => a !== undefined),
   };
+  if (!gateway) return state;
+  for (const name of config.gateway.interfaces) {
+    const addrs = await network.addresses(name);
+    if (addrs.length === 0) log.warn(`gateway: interface ${name} has no address; its devices cannot use this machine as their gateway yet`);
+    for (const a of addrs) {
+      const bytes = parseAddress(a.address);
+      if (typeof bytes === 'string') continue;
+      const subnet = `${formatAddress(maskAddress(bytes.bytes, a.prefix))}/${a.prefix}`;
+      if (!state.exclude.includes(subnet)) state.exclude.push(subnet);
+    }
+  }
+  const dns = await gatewayDns(config.gateway.dns);
+  const g: GatewayState = { interfaces: config.gateway.interfaces, ipv6: config.gateway.ipv6, egress: egress.interface, ...dns };
+  state.gateway = g;
+  return state;
+}
+
+/** The resolvers LAN devices' DNS queries to the gateway go to: configured, or from /etc/resolv.conf. */
+async function gatewayDns(setting: string): Promise<{ dns4?: string; dns6?: string }> {
+  if (setting === 'off') return {};
+  if (setting !== 'auto') {
+    const a = parseAddress(setting);
+    if (typeof a === 'string') return {};
+    return a.family === 4 ? { dns4: setting } : { dns6: setting };
+  }
+  const text = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const out: { dns4?: string; dns6?: string } = {};
+  for (const m of text.matchAll(/^\s*nameserver\s+(\S+)/gm)) {
+    const a = parseAddress(m[1]!);
+    if (typeof a === 'string') continue;
+    // A loopback resolver (systemd-resolved's 127.0.0.53) cannot be a DNAT target for forwarded packets.
+    if (a.family === 4 && a.bytes[0] === 127) continue;
+    if (a.family === 6 && m[1] === '::1') continue;
+    if (a.family === 4) out.dns4 ??= m[1]!; else out.dns6 ??= m[1]!;
+  }
+  return out;
 }
 
 function describeEgress(e: EgressInfo): Record<string, string> {
@@ -164,6 +215,8 @@ class Service implements RunningService {
   #resolveDone!: () => void;
   #stopping: Promise<void> | null = null;
   #routingEnabled = true;
+  #gatewayEnabled = false;
+  #devices: { mac?: string; address?: string; name: string }[] = [];
   #monitor: NetworkMonitor | null = null;
   #control: ControlServer | null = null;
   #history: UsageHistory | null = null;
@@ -182,11 +235,54 @@ class Service implements RunningService {
     readonly log: Logger,
     readonly router: FlowRouter,
     readonly rules: RulesManager,
+    readonly store: ConfigStore | null,
+    readonly deviceNames: DeviceNames,
   ) {
+    this.#gatewayEnabled = config.gateway.enabled;
+    this.#devices = [...config.devices];
     this.done = new Promise((r) => (this.#resolveDone = r));
   }
 
   get routingEnabled(): boolean { return this.#routingEnabled; }
+  get gatewayEnabled(): boolean { return this.#gatewayEnabled; }
+
+  #state(egress = this.egress): Promise<RoutingState> {
+    return routingState(this.config, this.tun.name, egress, this.network, this.#gatewayEnabled, this.log);
+  }
+
+  setGateway(enabled: boolean): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#stopping || enabled === this.#gatewayEnabled) return;
+      if (enabled && this.config.gateway.interfaces.length === 0) throw new Error('gateway.interfaces is empty in the config: name the LAN interfaces first');
+      if (this.store) {
+        await this.store.update((doc) => mapSet(doc, ['gateway', 'enabled'], enabled), (text) => { parseConfig(text, 'the edited config'); });
+      }
+      this.#gatewayEnabled = enabled;
+      this.router.setRefuseIpv6FromDevices(enabled && this.config.gateway.ipv6 === 'refuse');
+      if (this.#routingEnabled) await this.routing.apply(await this.#state());
+      this.log.info(enabled ? `gateway on: traffic forwarded from ${this.config.gateway.interfaces.join(', ')} goes through Switchyard` : 'gateway off: LAN devices are no longer routed');
+    });
+  }
+
+  /** Names a device (by MAC or address; '' removes the name), saved to the config file; live sessions show it at once. */
+  async renameDevice(device: string, name: string): Promise<{ mac?: string; address?: string; name: string }> {
+    const isMac = /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(device);
+    const key = isMac ? { mac: device.toLowerCase().replaceAll('-', ':') } : { address: device };
+    const list = this.#devices.filter((d) => (isMac ? d.mac?.toLowerCase() !== key.mac : d.address !== device));
+    if (name !== '') list.push({ ...key, name });
+    if (this.store) {
+      await this.store.update((doc) => mapSet(doc, ['devices'], list), (text) => { parseConfig(text, 'the edited config'); });
+    }
+    this.#devices = list;
+    this.deviceNames.set(list);
+    for (const s of this.engine.flows.values()) {
+      const d = s.device;
+      if (d === null || d.local) continue;
+      const n = this.deviceNames.nameOf(d.mac, d.address);
+      if (n) d.name = n; else delete d.name;
+    }
+    return { ...key, name };
+  }
 
   /** Opens the usage history, starts the control server and the stats tick. */
   async startApi(): Promise<void> {
@@ -227,7 +323,7 @@ class Service implements RunningService {
   setRouting(enabled: boolean): Promise<void> {
     return this.#serial(async () => {
       if (this.#stopping || enabled === this.#routingEnabled) return;
-      if (enabled) await this.routing.apply(routingState(this.config, this.tun.name, this.egress));
+      if (enabled) await this.routing.apply(await this.#state());
       else await this.routing.teardown();
       this.#routingEnabled = enabled;
       this.log.info(enabled ? 'routing on: traffic goes through the TUN' : 'routing off: traffic takes the normal routes');
@@ -251,7 +347,7 @@ class Service implements RunningService {
     this.egress = next;
     this.direct.update(next);
     if (this.#routingEnabled) {
-      await this.routing.apply(routingState(this.config, this.tun.name, next)).catch((err: Error) =>
+      await this.routing.apply(await this.#state(next)).catch((err: Error) =>
         this.log.error('could not re-apply routing after a network change', { error: err.message }));
     }
   }

@@ -445,10 +445,10 @@ export function appIdentity(attribution: Attribution): AppIdentity {
 export function localDevice(): DeviceIdentity { return LOCAL; }
 
 /** The identity of another device: key = MAC (lower case) when known, else its address. */
-export function deviceIdentity(n: NeighbourInfo): DeviceIdentity {
+export function deviceIdentity(n: NeighbourInfo & { name?: string }): DeviceIdentity {
   const mac = n.mac ? n.mac.toLowerCase() : '';
   const hostname = n.hostname ?? '';
-  return { key: cut(mac !== '' ? mac : n.address), name: hostname !== '' ? hostname : n.address, address: n.address, mac, hostname, local: false };
+  return { key: cut(mac !== '' ? mac : n.address), name: n.name || (hostname !== '' ? hostname : n.address), address: n.address, mac, hostname, local: false };
 }
 
 function cut(key: string): string { return key.length > MAX_KEY_LENGTH ? key.slice(0, MAX_KEY_LENGTH) : key; }

@@ -6,6 +6,7 @@
 // Never blocks the event loop: `ip` runs as a child process, files are read asynchronously, and the
 // whole neighbour table is read at most once per `neighbourTtlMs` however many devices ask.
 // Results are cached per address (positive and negative hostname answers with their own TTLs).
+import dgram from 'node:dgram';
 import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { promises as dns } from 'node:dns';
@@ -92,6 +93,19 @@ function canonical(text: string): string | null {
 
 interface HostnameEntry { hostname: string | undefined; until: number }
 
+const MAC_REREAD_MS = 250;
+const MAC_PROBE_WAIT_MS = 20;
+const MAC_PROBE_READS = 5;
+
+/** Makes the kernel resolve `address` on the link: one datagram to its discard port (9). */
+function probe(address: string): Promise<void> {
+  return new Promise((resolve) => {
+    const sock = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
+    sock.on('error', () => { sock.close(); resolve(); });
+    sock.send(Buffer.alloc(0), 9, address, () => { sock.close(); resolve(); });
+  });
+}
+
 /** Neighbour table, DHCP leases and reverse DNS on Linux, cached. */
 export class LinuxNeighbourTable implements NeighbourTable {
   readonly #o: Required<Omit<LinuxNeighbourTableOptions, 'leaseFiles' | 'netns'>> & { leaseFiles: string[] | undefined; netns: string | undefined };
@@ -123,6 +137,30 @@ export class LinuxNeighbourTable implements NeighbourTable {
     const p = this.#lookup(key).finally(() => this.#pending.delete(key));
     this.#pending.set(key, p);
     return p;
+  }
+
+  async resolveMac(address: string): Promise<string | undefined> {
+    const key = canonical(address) ?? address;
+    if (this.#closed) return undefined;
+    let table = await this.#table();
+    let hit = table.get(key)?.mac;
+    if (hit) return hit;
+    // Not in the cached read: read again (at most every MAC_REREAD_MS), and if the kernel has never
+    // resolved the address, make it (a datagram to the discard port sends an ARP / NDP request).
+    if (this.#neigh && Date.now() - this.#neigh.at >= MAC_REREAD_MS) {
+      this.#neigh = null;
+      table = await this.#table();
+      hit = table.get(key)?.mac;
+      if (hit) return hit;
+    }
+    await probe(key);
+    for (let i = 0; i < MAC_PROBE_READS; i++) {
+      await new Promise((r) => setTimeout(r, MAC_PROBE_WAIT_MS));
+      this.#neigh = null;
+      hit = (await this.#table()).get(key)?.mac;
+      if (hit) return hit;
+    }
+    return undefined;
   }
 
   close(): void {

@@ -8,6 +8,8 @@ import type { EgressInfo, NetworkInfo, RoutingManager, RoutingState } from '../.
 import { silentLogger, type Logger } from '../../app/log.js';
 import { Journal, type JournalEntry } from '../../app/service/journal.js';
 import { desiredEntries, isRoutingEntry, parseRoutes, parseRules, planRouting, stepArgs, undoOrder, type Family, type RoutingEntry } from './plan.js';
+import { deleteNftTable, desiredNft, desiredSysctls, isNftEntry, isSysctlEntry, readSysctl, replaceNftTable, writeSysctl, type SysctlEntry } from './gateway-linux.js';
+import type { InterfaceAddress } from '../../app/os/routing.js';
 
 /** Options of LinuxRoutingManager. */
 export interface LinuxRoutingOptions {
@@ -49,9 +51,10 @@ export class LinuxRoutingManager implements RoutingManager {
   teardown(): Promise<void> {
     return this.#serial(async () => {
       const journal = await this.#openJournal();
-      const failures = await this.#undoRouting(journal, () => undefined);
+      const failures = (await this.#undoGateway(journal, () => undefined)).failures;
+      failures.push(...await this.#undoRouting(journal, () => undefined));
       // Links are dropped, not deleted: the TUN belongs to its TunDevice, whose close() removes it.
-      if (failures.length === 0) await journal.replace(journal.entries().filter((e) => !isRoutingEntry(e) && e.kind !== 'link'));
+      if (failures.length === 0) await journal.replace(journal.entries().filter((e) => !isRoutingEntry(e) && e.kind !== 'link' && !isSysctlEntry(e) && !isNftEntry(e)));
       if (failures.length > 0) throw new Error(`routing teardown left ${failures.length} change(s) in place:\n${failures.join('\n')}`);
       this.#log.info('routing torn down');
     });
@@ -64,7 +67,8 @@ export class LinuxRoutingManager implements RoutingManager {
       if (journal.corruptFile) {
         lines.push(`the journal was unreadable (${journal.corruptReason}); moved it aside to ${journal.corruptFile} — check \`ip rule\` and \`ip route show table all\` by hand`);
       }
-      const failures = await this.#undoRouting(journal, (line) => lines.push(line));
+      const failures = (await this.#undoGateway(journal, (line) => lines.push(line))).failures;
+      failures.push(...await this.#undoRouting(journal, (line) => lines.push(line)));
       for (const e of journal.entries()) {
         if (e.kind !== 'link' || typeof e.name !== 'string') continue;
         try {
@@ -75,7 +79,7 @@ export class LinuxRoutingManager implements RoutingManager {
         }
         await journal.remove(e);
       }
-      const unknown = journal.entries().filter((e) => !isRoutingEntry(e) && e.kind !== 'link');
+      const unknown = journal.entries().filter((e) => !isRoutingEntry(e) && e.kind !== 'link' && !isSysctlEntry(e) && !isNftEntry(e));
       for (const e of unknown) lines.push(`left in the journal for another component: ${JSON.stringify(e)}`);
       if (failures.length > 0) throw new Error(`recovery could not undo ${failures.length} change(s):\n${failures.join('\n')}\n(undone so far: ${lines.join('; ') || 'nothing'})`);
       for (const line of lines) this.#log.info(`recover: ${line}`);
@@ -104,7 +108,59 @@ export class LinuxRoutingManager implements RoutingManager {
     }
     // Journal = exactly what we own now (entries already on the OS that we want are adopted).
     await journal.replace([...journal.entries().filter((e) => !isRoutingEntry(e)), ...desired]);
-    this.#log.info('routing applied', { tun: state.tunName, table: state.table, changes: steps.length, entries: desired.length });
+    const gw = await this.#applyGateway(journal, state);
+    this.#log.info('routing applied', { tun: state.tunName, table: state.table, changes: steps.length, entries: desired.length, ...(state.gateway ? { gateway: state.gateway.interfaces.join(','), gatewayChanges: gw } : {}) });
+  }
+
+  /**
+   * Gateway mode's sysctls and nft tables: wanted ones set (previous values journalled first),
+   * others restored. Runs after the routes (so forwarding starts with the LAN subnets excluded) and
+   * is undone before them.
+   */
+  async #applyGateway(journal: Journal, state: RoutingState): Promise<number> {
+    let changes = 0;
+    const egress = state.gateway?.egress;
+    const ra = egress ? await readSysctl(`net.ipv6.conf.${egress}.accept_ra`).catch(() => null) : null;
+    const journalledRa = journal.entries().some((e) => isSysctlEntry(e) && e.key === `net.ipv6.conf.${egress}.accept_ra`);
+    const wantSysctl = desiredSysctls(state.gateway, (key) => (journalledRa ? '1' : key.endsWith('.accept_ra') ? ra : null));
+    for (const [key, value] of wantSysctl) {
+      const current = await readSysctl(key);
+      if (current === value) continue;
+      if (!journal.entries().some((e) => isSysctlEntry(e) && e.key === key)) await journal.add({ kind: 'sysctl', key, previous: current } satisfies SysctlEntry);
+      await writeSysctl(key, value);
+      changes++;
+    }
+    const wantNft = desiredNft(state.gateway);
+    for (const { entry, script } of wantNft) {
+      if (!journal.entries().some((e) => isNftEntry(e) && e.table === entry.table && e.family === entry.family)) await journal.add(entry);
+      await replaceNftTable(entry.family, entry.table, script);
+      changes++;
+    }
+    changes += (await this.#undoGateway(journal, () => undefined, wantSysctl, new Set(wantNft.map((n) => `${n.entry.family}/${n.entry.table}`)))).undone;
+    return changes;
+  }
+
+  /** Restores journalled sysctls and deletes journalled nft tables, except those still wanted. */
+  async #undoGateway(journal: Journal, report: (line: string) => void, keepSysctl = new Map<string, string>(), keepNft = new Set<string>()): Promise<{ undone: number; failures: string[] }> {
+    const failures: string[] = [];
+    let undone = 0;
+    for (const e of journal.entries()) {
+      try {
+        if (isNftEntry(e) && !keepNft.has(`${e.family}/${e.table}`)) {
+          if (await deleteNftTable(e.family, e.table)) report(`removed nft table ${e.family} ${e.table}`);
+          await journal.remove(e);
+          undone++;
+        } else if (isSysctlEntry(e) && !keepSysctl.has(e.key)) {
+          await writeSysctl(e.key, e.previous);
+          report(`restored ${e.key} = ${e.previous}`);
+          await journal.remove(e);
+          undone++;
+        }
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+    return { undone, failures };
   }
 
   /** Deletes journalled rules and routes in undo order; returns the failures, reports each undone one. */
@@ -168,6 +224,20 @@ export class LinuxNetworkInfo implements NetworkInfo {
 
   constructor(options: { ip?: string[] } = {}) {
     this.#ip = options.ip ?? ['ip'];
+  }
+
+  async addresses(name: string): Promise<InterfaceAddress[]> {
+    let json: string;
+    try {
+      json = await runIp(this.#ip, ['-json', 'addr', 'show', 'dev', name]);
+    } catch (e) {
+      if (NOT_FOUND.test((e as Error).message)) throw new Error(`interface "${name}" does not exist`);
+      throw e;
+    }
+    const link = (JSON.parse(json) as Array<{ addr_info?: (AddrInfo & { prefixlen?: number })[] }>)[0];
+    return (link?.addr_info ?? [])
+      .filter((a) => (a.family === 'inet' && a.scope !== 'host') || (a.family === 'inet6' && a.scope === 'global'))
+      .map((a) => ({ family: a.family === 'inet' ? 4 : 6, address: a.local, prefix: a.prefixlen ?? (a.family === 'inet' ? 32 : 128) }) as InterfaceAddress);
   }
 
   async egress(name: string, exclude: string[] = []): Promise<EgressInfo> {

@@ -125,7 +125,7 @@ async function ip(ns: string, args: string[]): Promise<void> {
  * Waits until no address on `dev` is tentative (the link-local one goes through DAD even though the
  * lab adds the global ones with nodad); neighbour discovery is unreliable before that.
  */
-async function waitIpv6Ready(ns: string, dev: string, timeoutMs = 10_000): Promise<void> {
+export async function waitIpv6Ready(ns: string, dev: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await execIn(ns, 'ip', ['-6', 'addr', 'show', 'dev', dev, 'tentative'], { allowFail: true });
