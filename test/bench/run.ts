@@ -11,7 +11,7 @@
 // Environment: BENCH_SECONDS (per TCP/UDP measurement, default 4), BENCH_UDP_LOSS (max loss % for the
 // UDP search, default 0.1), BENCH_TUN_MTU (default 1500), BENCH_ONLY=kernel|switchyard, BENCH_JSON=FILE,
 // BENCH_RELAY=auto|js|splice (the service's engine.relay), BENCH_SKIP=comma list of steps to skip
-// (tcp,udp,rr,cps,scale,verdict,socks).
+// (tcp,udp,rr,cps,scale,verdict,socks,gateway).
 //
 // Issue 4 adds two steps: the cost of a new session's verdict with 10 / 1,000 / 10,000 rules (in this
 // process, through the router the engine uses), and TCP throughput through a SOCKS5 upstream
@@ -27,6 +27,7 @@ import { ServiceFiles, ServiceProcess, startService } from '../support/service.j
 import { iperfTcp, iperfUdpSearch, type UdpResult } from './iperf.js';
 import { measureSessions, type SessionsFigures } from './sessions.js';
 import { measureVerdicts, type VerdictFigures } from './verdict.js';
+import { measureGateway, type GatewayFigures } from './gateway.js';
 import { SINK_SCRIPT, socksThroughput } from './upstream.js';
 import { ControlClient } from '../../app/control/client.js';
 
@@ -237,6 +238,17 @@ function table(k: Partial<Figures>, s: Partial<Figures>): string {
   }).join('\n');
 }
 
+function gatewayTable(g: GatewayFigures): string {
+  const rows = [['LAN device → server through the gateway, TCP 1 stream', 'kernel forwarding', 'Switchyard gateway', 'Switchyard / kernel'],
+    ['upload', g.kernelUp ? gbit(g.kernelUp) : '—', g.switchyardUp ? gbit(g.switchyardUp) : '—', ratio(g.switchyardUp, g.kernelUp)],
+    ['download (-R)', g.kernelDown ? gbit(g.kernelDown) : '—', g.switchyardDown ? gbit(g.switchyardDown) : '—', ratio(g.switchyardDown, g.kernelDown)]];
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r, j) => {
+    const line = r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  │  ');
+    return j === 0 ? `${line}\n${w.map((n) => '─'.repeat(n)).join('──┼──')}` : line;
+  }).join('\n');
+}
+
 function socksTable(s: Partial<Figures>): string {
   const rows = [['TCP download through a SOCKS5 proxy (dante)', 'app speaks SOCKS5 itself', 'via a Switchyard rule', 'Switchyard / itself'],
     ['one connection, receiver-measured', s.socksDirect ? gbit(s.socksDirect) : '—', s.socksVia ? gbit(s.socksVia) : '—', ratio(s.socksVia, s.socksDirect)]];
@@ -270,10 +282,14 @@ async function main(): Promise<void> {
     verdicts = measureVerdicts();
   }
   let failure: Error | undefined;
+  const gw: GatewayFigures = {};
   try {
     if (ONLY !== 'switchyard') await kernelRun(k);
     if (ONLY !== 'kernel') await switchyardRun(s);
   } catch (e) { failure = e as Error; }
+  if (!SKIP.has('gateway') && !ONLY) {
+    try { await measureGateway(SECONDS, log, gw); } catch (e) { failure ??= e as Error; log((e as Error).message); }
+  }
   await cleanup();
   const out = [
     '',
@@ -284,6 +300,7 @@ async function main(): Promise<void> {
     table(k, s),
     '',
     ...(s.socksDirect !== undefined || s.socksVia !== undefined ? [socksTable(s), ''] : []),
+    ...(gw.kernelUp !== undefined ? [gatewayTable(gw), ''] : []),
     ...(verdicts.length ? [verdictTable(verdicts), ''] : []),
     'How to read it:',
     '- kernel: client ns → veth → router ns (ip_forward, in that namespace only) → veth → server ns.',
@@ -302,12 +319,14 @@ async function main(): Promise<void> {
     '- SOCKS5: one TCP download from a sink in the server ns through dante (server ns). Left column: the client program does',
     '  the SOCKS5 handshake itself with Switchyard\'s routing off; right: the same program connects plainly and a rule sends its',
     '  flow through the same proxy. The ratio is Switchyard\'s cost on a proxied path.',
+    '- gateway: device ns → gateway ns → server ns, one iperf3 stream; kernel forwarding (ip_forward) vs Switchyard in gateway',
+    '  mode (forwarded into the TUN, terminated and dialled by the engine), the same namespaces, one after the other.',
     '- verdicts: FlowRouter.decide for a new session (facts, domain map, rule scan, upstream health) with a mix of app / CIDR /',
     '  domain / port / composed rules; "no match" scans every rule (worst case), "middle" is decided by the middle rule.',
     '',
   ].join('\n');
   process.stdout.write(out);
-  if (process.env.BENCH_JSON) await writeFile(process.env.BENCH_JSON, JSON.stringify({ machine: m, kernel: k, switchyard: s }, null, 2));
+  if (process.env.BENCH_JSON) await writeFile(process.env.BENCH_JSON, JSON.stringify({ machine: m, kernel: k, switchyard: s, verdicts, gateway: gw }, null, 2));
   if (failure) { process.stderr.write(`\nbench failed: ${failure.message}\n`); process.exitCode = 1; }
 }
 
