@@ -245,3 +245,22 @@ defaultAction: { type: upstream, upstream: b, fallback: direct }
     expect(c.defaultAction).toEqual({ type: 'upstream', upstream: 'b', fallback: 'direct' });
   });
 });
+
+describe('gateway and devices in the config', () => {
+  it.each([
+    ['gateway: { enabled: true }', ['gateway.interfaces: is empty: gateway mode needs the LAN interfaces whose devices it routes']],
+    ['gateway: { interfaces: [br0, br0] }', ['gateway.interfaces[1]: "br0" repeats item [0]']],
+    ['gateway: { ipv6: drop }', ['gateway.ipv6: "drop" is not one of route, refuse']],
+    ['gateway: { dns: somewhere }', ['gateway.dns: "somewhere" is not auto, off or an IP address']],
+    ['devices: [{ name: TV }]', ['devices[0]: needs a mac or an address']],
+    ['devices: [{ mac: "aa:bb", name: TV }]', ['devices[0].mac: "aa:bb" is not a MAC address (like "aa:bb:cc:dd:ee:ff")']],
+  ])('rejects %s', (text, lines) => {
+    expect(issues(text)).toEqual(lines);
+  });
+
+  it('accepts a gateway with its LAN interfaces and named devices', () => {
+    const c = parseConfig('gateway: { enabled: true, interfaces: [br-lan], ipv6: refuse, dns: 192.0.2.53 }\ndevices: [{ mac: "AA:BB:CC:DD:EE:FF", name: TV }, { address: 10.0.0.9, name: printer }]\n');
+    expect(c.gateway).toEqual({ enabled: true, interfaces: ['br-lan'], ipv6: 'refuse', dns: '192.0.2.53' });
+    expect(c.devices).toEqual([{ mac: 'AA:BB:CC:DD:EE:FF', name: 'TV' }, { address: '10.0.0.9', name: 'printer' }]);
+  });
+});
