@@ -366,6 +366,19 @@ export const CONTROL_COMMANDS: Command[] = [
     }),
   },
   {
+    words: ['ui'],
+    summary: 'print the web UI\'s address with its access token (ui.listen in the config)',
+    description: `Open the printed URL in a browser on this machine. The token in it (after #) is the key: keep it\nprivate. The service serves the UI when ui.listen is set, e.g. "127.0.0.1:5359".\n${ACCESS_NOTE}`,
+    options: { json: JSON_OUT, ...CONNECTION },
+    run: (ctx) => withService(ctx, async (c) => {
+      const r = await c.api.uiInfo();
+      if (ctx.values.json) return printJson(ctx, r);
+      if (!r.enabled) return fail(ctx, 'the web UI is off: set ui.listen in the config (e.g. "127.0.0.1:5359") and restart the service');
+      ctx.io.stdout.write(`${r.url}\n`);
+      return EXIT_OK;
+    }),
+  },
+  {
     words: ['close'],
     summary: 'close one live session by its ID (from `switchyard sessions`)',
     description: `TCP sessions are reset on both sides; UDP and ICMP sessions are forgotten.\n${ACCESS_NOTE}`,

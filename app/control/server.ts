@@ -1,4 +1,6 @@
-// app/control — the control server: the service's API on a local socket, newline-delimited JSON.
+// app/control — the control server: the service's API on a local socket (newline-delimited JSON)
+// and on any attached endpoint (the web UI's WebSocket: one JSON message per text frame). One server,
+// one handler set, one broadcast, whatever carries the connection (connection.ts).
 //
 // API (for app/service/service.ts):
 //
@@ -11,21 +13,24 @@
 //       'sessions.close', 'apps.list', 'devices.list', 'usage.query'
 //     },
 //   });
+//   await control.attach(webSocketTransport);                     // optional: more endpoints, same server
 //   setInterval(() => control.broadcast('tick', tick), 1000);   // once per tick, never per packet
 //   await control.close();                                        // on stop: drops clients, removes the socket
 //
 // `hello`, `subscribe` and `unsubscribe` are answered here (they are about the connection).
 //
-// Per connection:   bytes ─▶ LineSplitter (≤ maxLineBytes) ─▶ JSON ─▶ envelope ─▶ method ─▶ params
+// Per connection:   framing (≤ maxLineBytes a message) ─▶ JSON ─▶ envelope ─▶ method ─▶ params
 //                   ─▶ handler ─▶ result check ─▶ { id, result } | { id, error }
 //   malformed JSON / not an object → BAD_REQUEST (id null when it had none) · unknown method →
-//   UNKNOWN_METHOD · params → INVALID_PARAMS with each zod issue's path · a line over the limit →
+//   UNKNOWN_METHOD · params → INVALID_PARAMS with each zod issue's path · a message over the limit →
 //   TOO_LARGE (id null), then the connection is closed and the rest of its input dropped unread ·
+//   a frame of the wrong kind (binary WebSocket) → BAD_REQUEST (id null), closed ·
 //   more than maxInFlight requests → OVERLOADED · a refused peer → one FORBIDDEN (id null), closed.
 //
 // Memory is bounded per client, whatever it does:
-//   - Requests: at most maxLineBytes of an unfinished line; no more reading while the client's
-//     unsent output is over maxQueuedBytes (it is not reading its answers), so it cannot make us queue.
+//   - Requests: at most maxLineBytes of an unfinished message; no more reading while the client's
+//     unsent output (socket writableLength, WebSocket bufferedAmount) is over maxQueuedBytes (it is
+//     not reading its answers), so it cannot make us queue.
 //   - Ticks (the slow-subscriber policy): each subscriber holds at most ONE pending tick. A tick that
 //     cannot be sent yet (its interval has not passed, or its socket has more than maxQueuedBytes
 //     unsent) is merged into the pending one (mergeTicks: same effect on the client's view, no loss).
@@ -40,7 +45,7 @@ import {
   EVENTS, METHODS, METHOD_NAMES, PROTOCOL_VERSION, ProtocolError, RequestEnvelopeSchema, isMethodName, mergeTicks, tickRows,
   type ErrorBody, type EventData, type EventName, type MethodName, type MethodResult, type ParsedParams, type RequestId, type Tick,
 } from '../protocol/index.js';
-import { LineSplitter } from './framing.js';
+import { StreamConnection, type ConnectionTransport, type ControlConnection, type InvalidInput } from './connection.js';
 import type { ControlTransport, PeerAccess } from './transport.js';
 import { UnixSocketTransport } from './unix-transport.js';
 import { DEFAULT_PIPE_NAME, NamedPipeTransport, PIPE_PREFIX } from './pipe-transport.js';
@@ -66,7 +71,7 @@ export type ControlHandlers = {
 
 /** Resource limits; every one bounds memory or work per client. */
 export interface ControlLimits {
-  /** Longest request line in bytes (default 1 MiB). */
+  /** Longest request line (WebSocket: message) in bytes (default 1 MiB). */
   maxLineBytes: number;
   /** Connections at once (default 256). */
   maxClients: number;
@@ -128,18 +133,25 @@ export interface ControlServerStats {
 
 /** A running control server. */
 export interface ControlServer {
+  /** The main transport's address (the socket path). */
   readonly address: string;
-  /** Pushes an event to every subscriber of its topic (ticks are coalesced per subscriber). */
+  /**
+   * Serves another endpoint's connections with the same handlers, limits and broadcasts (the web
+   * UI's WebSocket); it is closed with the server. Rejects when it cannot listen or the server is closed.
+   */
+  attach(transport: ConnectionTransport): Promise<void>;
+  /** Pushes an event to every subscriber of its topic, on every transport (ticks are coalesced per subscriber). */
   broadcast<E extends EventName>(event: E, data: EventData<E>): void;
   stats(): ControlServerStats;
-  /** Stops listening, disconnects every client and removes the socket. */
+  /** Stops listening, disconnects every client and removes the socket; closes attached transports. */
   close(): Promise<void>;
 }
 
 interface TickSubscription { intervalMs: number; lastSentAt: number; pending: Tick | null }
 
-interface Connection {
-  socket: Socket;
+/** What the server keeps per client; `io` carries its messages (NDJSON socket or WebSocket). */
+interface Client {
+  io: ControlConnection;
   peer: string;
   inFlight: number;
   tick: TickSubscription | null;
@@ -186,7 +198,8 @@ class Server implements ControlServer {
   readonly #opts: ControlServerOptions;
   readonly #limits: ControlLimits;
   readonly #transport: ControlTransport;
-  readonly #conns = new Set<Connection>();
+  readonly #attached: ConnectionTransport[] = [];
+  readonly #conns = new Set<Client>();
   readonly #now: () => number;
   readonly #validate: boolean;
   readonly #counters = { ticksCoalesced: 0, resyncs: 0, refused: 0, disconnectedSlow: 0 };
@@ -202,57 +215,72 @@ class Server implements ControlServer {
 
   get address(): string { return this.#transport.address; }
 
+  async attach(transport: ConnectionTransport): Promise<void> {
+    if (this.#closed) throw new Error('the control server is closed');
+    await transport.listen((c, access) => this.#serve(c, access), { maxMessageBytes: this.#limits.maxLineBytes });
+    this.#attached.push(transport);
+    this.#opts.log.info('control: listening', { address: transport.address });
+  }
+
   async start(): Promise<void> {
     await this.#transport.listen((socket, access) => this.#accept(socket, access));
     this.#opts.log.info('control: listening', { socket: this.#transport.address });
   }
 
+  /** A byte stream from the main transport: NDJSON framing. */
   #accept(socket: Socket, access: PeerAccess): void {
     socket.on('error', (e: NodeJS.ErrnoException) => this.#opts.log.debug('control: client socket error', { peer: access.peer, error: e.code ?? e.message }));
-    if (this.#closed) { socket.destroy(); return; }
+    this.#serve(new StreamConnection(socket, this.#limits.maxLineBytes), access);
+  }
+
+  #serve(c: ControlConnection, access: PeerAccess): void {
+    if (this.#closed) { c.destroy(); return; }
     if (!access.allowed) {
       this.#counters.refused++;
       this.#opts.log.warn('control: refused a client', { peer: access.peer, reason: access.message });
-      this.#refuse(socket, { code: 'FORBIDDEN', message: access.message });
+      this.#refuse(c, { code: 'FORBIDDEN', message: access.message });
       return;
     }
     if (this.#conns.size >= this.#limits.maxClients) {
       this.#opts.log.warn('control: too many clients; refusing one', { peer: access.peer, max: this.#limits.maxClients });
-      this.#refuse(socket, { code: 'OVERLOADED', message: `the service already has ${this.#limits.maxClients} clients; try again later` });
+      this.#refuse(c, { code: 'OVERLOADED', message: `the service already has ${this.#limits.maxClients} clients; try again later` });
       return;
     }
-    const conn: Connection = {
-      socket, peer: access.peer, inFlight: 0, tick: null, abort: new AbortController(),
+    const conn: Client = {
+      io: c, peer: access.peer, inFlight: 0, tick: null, abort: new AbortController(),
       readPaused: false, overSince: null, ended: false, closed: false,
     };
     this.#conns.add(conn);
     this.#opts.log.debug('control: client connected', { peer: access.peer });
-    const splitter = new LineSplitter(this.#limits.maxLineBytes, (line) => this.#onLine(conn, line), () => {
-      this.#opts.log.warn('control: request line too large; closing the client', { peer: conn.peer, maxLineBytes: this.#limits.maxLineBytes });
-      this.#drop(conn);
-      this.#refuse(socket, { code: 'TOO_LARGE', message: `a request line is longer than ${this.#limits.maxLineBytes} bytes; closing the connection` });
+    c.open({
+      message: (text) => this.#onMessage(conn, text),
+      invalid: (why) => this.#onInvalid(conn, why),
+      drain: () => this.#onDrain(conn),
+      close: () => this.#drop(conn),
+      // The client is done sending (half-close): answer what it asked, then close. Stream transports
+      // must create their servers with allowHalfOpen, or Node would close before the answers are written.
+      end: () => { conn.ended = true; this.#endIfIdle(conn); },
     });
-    socket.on('data', (chunk: Buffer) => { if (!splitter.dead) splitter.push(chunk); });
-    socket.on('drain', () => this.#onDrain(conn));
-    socket.on('close', () => this.#drop(conn));
-    // The client is done sending (half-close): answer what it asked, then close. Transports must
-    // create their servers with allowHalfOpen, or Node would close before the answers are written.
-    socket.on('end', () => { conn.ended = true; this.#endIfIdle(conn); });
-    socket.resume();
   }
 
-  /** Sends one error with id null, half-closes, drops further input unread, and closes soon. */
-  #refuse(socket: Socket, error: ErrorBody): void {
-    socket.removeAllListeners('data');
-    socket.on('data', () => { /* discarded */ });
-    socket.end(JSON.stringify({ id: null, error }) + '\n');
-    socket.resume();
-    // Keep reading (and dropping) briefly so the peer's pending write completes and it reads our
-    // answer; a peer that keeps sending is cut off.
-    setTimeout(() => socket.destroy(), 2000).unref();
+  #onInvalid(conn: Client, why: InvalidInput): void {
+    if (conn.closed) return;
+    this.#drop(conn);
+    if (why === 'too-large') {
+      this.#opts.log.warn('control: request too large; closing the client', { peer: conn.peer, maxLineBytes: this.#limits.maxLineBytes });
+      this.#refuse(conn.io, { code: 'TOO_LARGE', message: `a request is longer than ${this.#limits.maxLineBytes} bytes; closing the connection` });
+    } else {
+      this.#opts.log.warn('control: a client sent a binary frame; closing it', { peer: conn.peer });
+      this.#refuse(conn.io, { code: 'BAD_REQUEST', message: 'binary frames are not part of the protocol (send one JSON request per text frame); closing the connection' });
+    }
   }
 
-  #drop(conn: Connection): void {
+  /** Sends one error with id null as the last message, drops further input unread, and closes soon. */
+  #refuse(c: ControlConnection, error: ErrorBody): void {
+    c.refuse(JSON.stringify({ id: null, error }), error.code);
+  }
+
+  #drop(conn: Client): void {
     if (conn.closed) return;
     conn.closed = true;
     conn.tick = null;
@@ -260,7 +288,7 @@ class Server implements ControlServer {
     this.#conns.delete(conn);
   }
 
-  #onLine(conn: Connection, line: string): void {
+  #onMessage(conn: Client, line: string): void {
     let msg: unknown;
     try {
       msg = JSON.parse(line);
@@ -294,11 +322,11 @@ class Server implements ControlServer {
     void this.#dispatch(conn, id, method, parsed.data).finally(() => { conn.inFlight--; this.#endIfIdle(conn); });
   }
 
-  #endIfIdle(conn: Connection): void {
-    if (conn.ended && conn.inFlight === 0 && !conn.closed) { conn.tick = null; conn.socket.end(); }
+  #endIfIdle(conn: Client): void {
+    if (conn.ended && conn.inFlight === 0 && !conn.closed) { conn.tick = null; conn.io.end(); }
   }
 
-  async #dispatch(conn: Connection, id: RequestId, method: MethodName, params: unknown): Promise<void> {
+  async #dispatch(conn: Client, id: RequestId, method: MethodName, params: unknown): Promise<void> {
     let result: unknown;
     try {
       result = await this.#call(conn, method, params);
@@ -319,7 +347,7 @@ class Server implements ControlServer {
     if (!conn.closed) this.#send(conn, { id, result });
   }
 
-  #call(conn: Connection, method: MethodName, params: unknown): unknown {
+  #call(conn: Client, method: MethodName, params: unknown): unknown {
     switch (method) {
       case 'hello':
         return { protocolVersion: PROTOCOL_VERSION, serverVersion: this.#opts.version, methods: METHOD_NAMES } satisfies MethodResult<'hello'>;
@@ -340,41 +368,41 @@ class Server implements ControlServer {
   }
 
   /** Serializes and writes one message; never throws (a value JSON cannot hold becomes INTERNAL). */
-  #send(conn: Connection, msg: object): void {
-    let line: string;
+  #send(conn: Client, msg: object): void {
+    let text: string;
     try {
-      line = JSON.stringify(msg) + '\n';
+      text = JSON.stringify(msg);
     } catch (e) {
       this.#opts.log.error('control: cannot serialize a message', { error: (e as Error).message });
-      line = JSON.stringify({ id: (msg as { id?: unknown }).id ?? null, error: { code: 'INTERNAL', message: 'the service produced a message it cannot send' } }) + '\n';
+      text = JSON.stringify({ id: (msg as { id?: unknown }).id ?? null, error: { code: 'INTERNAL', message: 'the service produced a message it cannot send' } });
     }
-    this.#write(conn, line);
+    this.#write(conn, text);
   }
 
-  #write(conn: Connection, line: string): void {
-    const s = conn.socket;
-    if (conn.closed || s.destroyed || !s.writable) return;
-    s.write(line);
-    const queued = s.writableLength;
+  #write(conn: Client, text: string): void {
+    const c = conn.io;
+    if (conn.closed || !c.writable) return;
+    c.send(text);
+    const queued = c.queuedBytes;
     if (queued > this.#limits.maxQueuedBytes * 4) {
       this.#disconnectSlow(conn, `${queued} bytes unsent`);
     } else if (queued > this.#limits.maxQueuedBytes && !conn.readPaused) {
       conn.readPaused = true; // no new requests until it reads what it asked for
-      s.pause();
+      c.pause();
     }
   }
 
-  #onDrain(conn: Connection): void {
+  #onDrain(conn: Client): void {
     conn.overSince = null;
-    if (conn.readPaused) { conn.readPaused = false; conn.socket.resume(); }
+    if (conn.readPaused) { conn.readPaused = false; conn.io.resume(); }
     this.#flushTick(conn, this.#now());
   }
 
-  #disconnectSlow(conn: Connection, why: string): void {
+  #disconnectSlow(conn: Client, why: string): void {
     this.#counters.disconnectedSlow++;
     this.#opts.log.warn('control: disconnecting a client that does not read', { peer: conn.peer, why });
     this.#drop(conn);
-    conn.socket.destroy();
+    conn.io.destroy();
   }
 
   broadcast<E extends EventName>(event: E, data: EventData<E>): void {
@@ -402,7 +430,7 @@ class Server implements ControlServer {
           sub.pending = { ...tick, resync: true, sessions: { added: [], updated: [], removed: [] } };
         }
       }
-      if (conn.socket.writableLength > this.#limits.maxQueuedBytes) {
+      if (conn.io.queuedBytes > this.#limits.maxQueuedBytes) {
         conn.overSince ??= now;
         if (now - conn.overSince > this.#limits.stuckTimeoutMs) { this.#disconnectSlow(conn, `output over ${this.#limits.maxQueuedBytes} bytes for ${now - conn.overSince} ms`); continue; }
       }
@@ -410,27 +438,27 @@ class Server implements ControlServer {
     }
   }
 
-  #flushTick(conn: Connection, now: number): void {
+  #flushTick(conn: Client, now: number): void {
     const sub = conn.tick;
     if (!sub?.pending || conn.closed) return;
     if (now - sub.lastSentAt < sub.intervalMs * 0.9) return; // timer jitter must not skip a whole interval
-    if (conn.socket.writableLength > this.#limits.maxQueuedBytes) return;
+    if (conn.io.queuedBytes > this.#limits.maxQueuedBytes) return;
     const tick = sub.pending;
-    let line = serialized.get(tick);
-    if (line === undefined) {
-      line = JSON.stringify({ event: 'tick', data: tick }) + '\n';
-      serialized.set(tick, line); // the same tick object goes to every up-to-date subscriber
+    let text = serialized.get(tick);
+    if (text === undefined) {
+      text = JSON.stringify({ event: 'tick', data: tick });
+      serialized.set(tick, text); // the same tick object goes to every up-to-date subscriber
     }
     sub.pending = null;
     sub.lastSentAt = now;
-    this.#write(conn, line);
+    this.#write(conn, text);
   }
 
   stats(): ControlServerStats {
     let subscribers = 0, queuedBytes = 0, maxQ = 0, pendingTickRows = 0;
     for (const c of this.#conns) {
       if (c.tick) { subscribers++; if (c.tick.pending) pendingTickRows += tickRows(c.tick.pending); }
-      const q = c.socket.writableLength;
+      const q = c.io.queuedBytes;
       queuedBytes += q;
       if (q > maxQ) maxQ = q;
     }
@@ -440,8 +468,8 @@ class Server implements ControlServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const conn of [...this.#conns]) { this.#drop(conn); conn.socket.destroy(); }
-    await this.#transport.close();
+    for (const conn of [...this.#conns]) { this.#drop(conn); conn.io.destroy(); }
+    await Promise.all([this.#transport.close(), ...this.#attached.map((t) => t.close())]);
     this.#opts.log.info('control: stopped', { socket: this.#transport.address });
   }
 }

@@ -175,6 +175,11 @@ export const METHODS = {
     params: z.strictObject({ device: z.string().min(1).max(64), name: z.string().max(64) }),
     result: z.object({ mac: z.string().optional(), address: z.string().optional(), name: z.string() }),
   }),
+  'ui.info': method({
+    summary: 'the web UI: whether it is served, and its URL with the token (for the CLI to print)',
+    params: noParams,
+    result: z.object({ enabled: z.boolean(), url: z.string().optional(), listen: z.string() }),
+  }),
   'upstreams.list': method({
     summary: 'the configured upstream proxies with their health',
     params: noParams,

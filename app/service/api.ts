@@ -35,6 +35,9 @@ export interface ServiceView {
   readonly config: { gateway: { interfaces: string[]; ipv6: 'route' | 'refuse'; dns: string } };
   setGateway(enabled: boolean): Promise<void>;
   renameDevice(device: string, name: string): Promise<{ mac?: string; address?: string; name: string }>;
+  /** The web UI's URL with its token, or null when it is not served. */
+  readonly uiUrl: string | null;
+  readonly uiListen: string;
 }
 
 const PENDING_APP: AppIdentity = appIdentity({ kind: 'unknown', reason: 'lookup in progress' });
@@ -170,6 +173,7 @@ export class ServiceApi {
           throw new ProtocolError('PERSIST_FAILED', `the name was not saved, so it was not applied: ${(err as Error).message}`, { error: (err as Error).message });
         }
       },
+      'ui.info': () => (view.uiUrl ? { enabled: true, url: view.uiUrl, listen: view.uiListen } : { enabled: false, listen: view.uiListen }),
       'upstreams.list': () => ({ upstreams: view.router.upstreams.list().map((u) => u.status()) }),
       'upstreams.check': async ({ name }) => {
         const u = view.router.upstreams.get(name);

@@ -34,6 +34,8 @@ export interface Config {
   gateway: { enabled: boolean; interfaces: string[]; ipv6: 'route' | 'refuse'; dns: string };
   /** Names users gave devices, by MAC (preferred: follows the device) or address. */
   devices: { mac?: string; address?: string; name: string }[];
+  /** The web UI: the built renderer and the control protocol over WebSocket, token-protected. */
+  ui: { listen: string; allowRemote: boolean };
 }
 
 /** A config that cannot be used; `issues` holds one human-readable line per problem. */
@@ -62,6 +64,7 @@ const DEFAULTS: Config = {
   domains: { dnsSnoop: true, sniff: true, maxEntries: 65536 },
   gateway: { enabled: false, interfaces: [], ipv6: 'route', dns: 'auto' },
   devices: [],
+  ui: { listen: 'off', allowRemote: false },
 };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -233,6 +236,14 @@ const schema = z.strictObject({
   }).superRefine((d, ctx) => {
     if (d.mac === undefined && d.address === undefined) ctx.addIssue({ code: 'custom', message: 'needs a mac or an address' });
   })).default(DEFAULTS.devices),
+  ui: z.strictObject({
+    listen: z.string().superRefine((v, ctx) => {
+      if (v === 'off') return;
+      const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(v);
+      if (!m || Number(m[2]) > 65535) fail(ctx, `${show(v)} is not off or host:port (e.g. "127.0.0.1:5359", "[::1]:5359")`);
+    }).default(DEFAULTS.ui.listen),
+    allowRemote: z.boolean().default(DEFAULTS.ui.allowRemote),
+  }).prefault({}),
 });
 
 /** One upstream proxy as configured. */
@@ -424,6 +435,10 @@ gateway:
                                # auto (the first non-loopback nameserver of /etc/resolv.conf), off, or an address
 
 devices: []                    # names for devices, e.g. [{ mac: "aa:bb:cc:dd:ee:ff", name: "Living-room TV" }]
+
+ui:
+  listen: off                  # serve the web UI, e.g. "127.0.0.1:5359" (\`switchyard ui\` prints its URL with the token)
+  allowRemote: false           # true: also a non-loopback address (a headless gateway's LAN); the token still guards it
 
 # Upstream proxies rules can send flows through. Example:
 #   - name: corp                 # letters, digits, "_", ".", "-"

@@ -36,6 +36,9 @@ import { CountryDb } from '../geo/country-db.js';
 import { parseAction, parseRules } from '../rules/schema.js';
 import { RulesManager } from './rules-manager.js';
 import { ConfigStore, mapSet } from './config-store.js';
+import { startWebUi, type WebUi } from '../ui/web-ui.js';
+import { loadOrCreateToken, uiUrl } from '../ui/token.js';
+import { fileURLToPath } from 'node:url';
 import { parseConfig } from './config.js';
 
 export interface RunningService {
@@ -221,6 +224,8 @@ class Service implements RunningService {
   #control: ControlServer | null = null;
   #history: UsageHistory | null = null;
   #tickTimer: NodeJS.Timeout | null = null;
+  #webUi: WebUi | null = null;
+  #uiUrl: string | null = null;
   /** Serializes routing changes (on/off, network changes, stop). */
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -245,6 +250,30 @@ class Service implements RunningService {
 
   get routingEnabled(): boolean { return this.#routingEnabled; }
   get gatewayEnabled(): boolean { return this.#gatewayEnabled; }
+  get uiUrl(): string | null { return this.#uiUrl; }
+  get uiListen(): string { return this.config.ui.listen; }
+
+  /** The web UI (ui.listen): the built renderer plus the control protocol over WebSocket, on the same server. */
+  async #startWebUi(): Promise<void> {
+    if (this.config.ui.listen === 'off') return;
+    if (this.#control === null) {
+      this.log.error('web UI disabled: the control API is not running in this service');
+      return;
+    }
+    try {
+      const token = await loadOrCreateToken(this.config.stateDir, this.log);
+      this.#webUi = await startWebUi({
+        listen: this.config.ui.listen, allowRemote: this.config.ui.allowRemote, token, control: this.#control, log: this.log, version: version(),
+        // dist/app/service/service.js → dist/renderer (what `npm run build` writes).
+        staticDir: fileURLToPath(new URL('../../renderer/', import.meta.url)),
+      });
+      this.#uiUrl = uiUrl(this.#webUi.address, token);
+      // The token is not logged: `switchyard ui` prints the URL with it.
+      this.log.info('web UI listening (`switchyard ui` prints its URL with the token)', { url: this.#webUi.url });
+    } catch (err) {
+      this.log.error('web UI could not start; the service runs without it', { listen: this.config.ui.listen, error: (err as Error).message });
+    }
+  }
 
   #state(egress = this.egress): Promise<RoutingState> {
     return routingState(this.config, this.tun.name, egress, this.network, this.#gatewayEnabled, this.log);
@@ -302,6 +331,7 @@ class Service implements RunningService {
       if (!(err instanceof TransportError) || err.code !== 'IN_USE') throw err;
       this.log.error('control API disabled: its socket belongs to another running Switchyard service; set control.socket to a path of its own', { socket: this.config.control.socket, error: err.message });
     }
+    await this.#startWebUi();
     this.#tickTimer = setInterval(() => {
       try {
         const control = this.#control;
@@ -363,6 +393,7 @@ class Service implements RunningService {
       this.log.info('stopping', { reason });
       this.#monitor?.stop();
       if (this.#tickTimer) clearInterval(this.#tickTimer);
+      await this.#webUi?.close().catch((err: Error) => this.log.error('web UI close failed', { error: err.message }));
       await this.#control?.close().catch((err: Error) => this.log.error('control server close failed', { error: err.message }));
       await this.#tail;
       const c = this.engine.counters;

@@ -11,7 +11,11 @@
 // Environment: BENCH_SECONDS (per TCP/UDP measurement, default 4), BENCH_UDP_LOSS (max loss % for the
 // UDP search, default 0.1), BENCH_TUN_MTU (default 1500), BENCH_ONLY=kernel|switchyard, BENCH_JSON=FILE,
 // BENCH_RELAY=auto|js|splice (the service's engine.relay), BENCH_SKIP=comma list of steps to skip
-// (tcp,udp,rr,cps,scale,verdict,socks,gateway).
+// (tcp,udp,rr,cps,scale,verdict,socks,gateway,ui).
+//
+// Issue 5 adds the Sessions view's frame times in Chromium with 10,000 live sessions ticking (all of
+// them changing every second: the worst case), from renderer/perf/sessions-perf.ts, against the
+// 16.7 ms frame budget of a 60 Hz display.
 //
 // Issue 4 adds two steps: the cost of a new session's verdict with 10 / 1,000 / 10,000 rules (in this
 // process, through the router the engine uses), and TCP throughput through a SOCKS5 upstream
@@ -28,6 +32,8 @@ import { iperfTcp, iperfUdpSearch, type UdpResult } from './iperf.js';
 import { measureSessions, type SessionsFigures } from './sessions.js';
 import { measureVerdicts, type VerdictFigures } from './verdict.js';
 import { measureGateway, type GatewayFigures } from './gateway.js';
+import { execFile as execFileCb } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { SINK_SCRIPT, socksThroughput } from './upstream.js';
 import { ControlClient } from '../../app/control/client.js';
 
@@ -238,6 +244,31 @@ function table(k: Partial<Figures>, s: Partial<Figures>): string {
   }).join('\n');
 }
 
+interface FrameFigures { frames: number; p50: number; p95: number; p99: number; max: number; over50ms: number; fps: number }
+interface UiFigures { sessions: number; idle: FrameFigures; scrolling: FrameFigures; tickToDom: { p50: number; p95: number }; domRows: number }
+
+/** Runs the Sessions view's frame-time measurement in Chromium (renderer/perf, built by `npm run bench`). */
+async function measureUi(log: (m: string) => void): Promise<UiFigures> {
+  const script = 'dist/renderer-perf/sessions-perf.js';
+  if (!existsSync(script) || !existsSync('/usr/bin/chromium')) throw new Error(`ui step: ${script} or /usr/bin/chromium missing (npm run bench builds the first; apt-get install chromium)`);
+  log('ui: Sessions view with 10,000 live sessions ticking, frame times in Chromium');
+  const out = await new Promise<string>((resolve, reject) => execFileCb(process.execPath, [script, '--sessions', '10000', '--seconds', '8', '--json'], { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`ui step: ${String(stderr) || err.message}`)) : resolve(String(stdout)))));
+  return JSON.parse(out) as UiFigures;
+}
+
+function uiTable(u: UiFigures): string {
+  const budget = 1000 / 60;
+  const rows = [['Sessions view, 10,000 live sessions ticking (Chromium)', 'p50 frame', 'p95 frame', 'max frame', 'p95 / 16.7 ms budget'],
+    ['ticks only', `${u.idle.p50.toFixed(1)} ms`, `${u.idle.p95.toFixed(1)} ms`, `${u.idle.max.toFixed(1)} ms`, `${(u.idle.p95 / budget).toFixed(2)}×`],
+    ['ticks while scrolling', `${u.scrolling.p50.toFixed(1)} ms`, `${u.scrolling.p95.toFixed(1)} ms`, `${u.scrolling.max.toFixed(1)} ms`, `${(u.scrolling.p95 / budget).toFixed(2)}×`],
+    ['tick → DOM updated', `${u.tickToDom.p50.toFixed(1)} ms`, `${u.tickToDom.p95.toFixed(1)} ms`, '—', `rows in the DOM: ${u.domRows}`]];
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r, j) => {
+    const line = r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  │  ');
+    return j === 0 ? `${line}\n${w.map((n) => '─'.repeat(n)).join('──┼──')}` : line;
+  }).join('\n');
+}
+
 function gatewayTable(g: GatewayFigures): string {
   const rows = [['LAN device → server through the gateway, TCP 1 stream', 'kernel forwarding', 'Switchyard gateway', 'Switchyard / kernel'],
     ['upload', g.kernelUp ? gbit(g.kernelUp) : '—', g.switchyardUp ? gbit(g.switchyardUp) : '—', ratio(g.switchyardUp, g.kernelUp)],
@@ -287,6 +318,10 @@ async function main(): Promise<void> {
     if (ONLY !== 'switchyard') await kernelRun(k);
     if (ONLY !== 'kernel') await switchyardRun(s);
   } catch (e) { failure = e as Error; }
+  let ui: UiFigures | undefined;
+  if (!SKIP.has('ui')) {
+    try { ui = await measureUi(log); } catch (e) { failure ??= e as Error; log((e as Error).message); }
+  }
   if (!SKIP.has('gateway') && !ONLY) {
     try { await measureGateway(SECONDS, log, gw); } catch (e) { failure ??= e as Error; log((e as Error).message); }
   }
@@ -301,6 +336,7 @@ async function main(): Promise<void> {
     '',
     ...(s.socksDirect !== undefined || s.socksVia !== undefined ? [socksTable(s), ''] : []),
     ...(gw.kernelUp !== undefined ? [gatewayTable(gw), ''] : []),
+    ...(ui ? [uiTable(ui), ''] : []),
     ...(verdicts.length ? [verdictTable(verdicts), ''] : []),
     'How to read it:',
     '- kernel: client ns → veth → router ns (ip_forward, in that namespace only) → veth → server ns.',
@@ -326,7 +362,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   process.stdout.write(out);
-  if (process.env.BENCH_JSON) await writeFile(process.env.BENCH_JSON, JSON.stringify({ machine: m, kernel: k, switchyard: s, verdicts, gateway: gw }, null, 2));
+  if (process.env.BENCH_JSON) await writeFile(process.env.BENCH_JSON, JSON.stringify({ machine: m, kernel: k, switchyard: s, verdicts, gateway: gw, ui }, null, 2));
   if (failure) { process.stderr.write(`\nbench failed: ${failure.message}\n`); process.exitCode = 1; }
 }
 

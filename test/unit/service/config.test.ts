@@ -22,6 +22,7 @@ const DEFAULTS: Config = {
   domains: { dnsSnoop: true, sniff: true, maxEntries: 65536 },
   gateway: { enabled: false, interfaces: [], ipv6: 'route', dns: 'auto' },
   devices: [],
+  ui: { listen: 'off', allowRemote: false },
 };
 
 const MINIMAL = `tun:    { name: sy0, mtu: 1500 }
@@ -79,7 +80,7 @@ describe('parseConfig rejects, naming the key and the value', () => {
     ['rout: {}', 'rout: unknown key "rout" (did you mean "route"?)'],
     ['tun: { nmae: x }', 'tun.nmae: unknown key "nmae" (did you mean "name"?)'],
     ['tun: { adress6: "fd00::1/64" }', 'tun.adress6: unknown key "adress6" (did you mean "address6"?)'],
-    ['zebra: 1', 'zebra: unknown key "zebra" (expected one of: tun, route, egress, stateDir, limits, timeouts, log, control, engine, upstreams, rules, defaultAction, domains, gateway, devices)'],
+    ['zebra: 1', 'zebra: unknown key "zebra" (expected one of: tun, route, egress, stateDir, limits, timeouts, log, control, engine, upstreams, rules, defaultAction, domains, gateway, devices, ui)'],
     // tun
     ['tun: { mtu: 70000 }', 'tun.mtu: 70000 is out of range 1280..65521'],
     ['tun: { mtu: 576 }', 'tun.mtu: 576 is out of range 1280..65521'],
