@@ -26,7 +26,7 @@ import { UpstreamError } from '../outbound/upstream-error.js';
 import { sniff, SNIFF_MAX_BYTES } from '../domains/sniff.js';
 import { DnsStream } from '../domains/dns-stream.js';
 import { JsRelay, type RelayTap } from './relay-js.js';
-import { stopReading } from './socket-reading.js';
+import { stopReading } from '../outbound/socket-reading.js';
 
 /** How long a closed session keeps its mapping, so the last ACKs of the close still pass. */
 const LINGER_MS = 10_000;

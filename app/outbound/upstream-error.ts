@@ -36,6 +36,7 @@
 // came in behind the reply are handed back as `leftover`. On failure the socket is NOT destroyed: the
 // caller must destroy it at once (and should own an 'error' listener: ours are gone).
 import type net from 'node:net';
+import { stopReading } from './socket-reading.js';
 import { parseAddress, type IpAddress } from '../net/cidr.js';
 
 export type UpstreamErrorCode =
@@ -113,12 +114,6 @@ export type ReplyFramer = (bytes: Buffer) => number | UpstreamError;
 
 /** Whose turn it is, for blaming a timeout: connecting to the proxy, the proxy's own part, the target's. */
 export type HandshakeStage = 'connect' | 'proxy' | 'target';
-
-/** Node's TCP handle and readable state, reached into only to stop reading (see `Handshake.detach`). */
-interface NodeSocketInternals {
-  _handle?: { reading?: boolean; readStop?: () => number } | null;
-  _readableState: { reading: boolean };
-}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -204,18 +199,9 @@ export class Handshake {
     const sock = this.#sock;
     // Exact-size reads: see the class comment about EOF.
     while (sock.readableLength > 0) this.#append(sock.read(sock.readableLength) as Buffer);
-    // socket.pause() stops libuv only for sockets made with the `onread` option; for ordinary ones
-    // Node keeps pulling into the readable buffer up to highWaterMark, and the fd stays in Node's epoll
-    // set. So stop the handle as pause() does for those, and clear the stream's "a _read is pending"
-    // flag: with it left set, a later resume()/read() would never call _read and the stream would stall.
-    const internals = sock as unknown as NodeSocketInternals;
-    const handle = internals._handle;
-    if (handle && handle.reading === true && typeof handle.readStop === 'function') {
-      handle.readStop();
-      handle.reading = false;
-    }
-    internals._readableState.reading = false;
-    sock.pause();
+    // socket.pause() alone leaves libuv reading an ordinary socket (socket-reading.ts).
+    const rest = stopReading(sock);
+    if (rest.length > 0) this.#append(rest);
     const leftover = Buffer.from(this.#buf.subarray(0, this.#len));
     this.#len = 0;
     return leftover;

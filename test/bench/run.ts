@@ -118,19 +118,6 @@ async function measure(name: string, client: string, peers: PeerSet, pin: (cpus:
   }
 }
 
-/** dante (SOCKS5) on the server's link address, no auth; its workers are forked processes. */
-async function startDante(peers: PeerSet): Promise<void> {
-  const conf = [
-    'logoutput: stderr', `internal: ${ADDR.server4} port = ${SOCKS_PORT}`, `external: ${ADDR.server4}`,
-    'socksmethod: none', 'clientmethod: none', 'user.privileged: root', 'user.unprivileged: nobody',
-    'client pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '}',
-    'socks pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '  command: connect', '}', '',
-  ].join('\n');
-  const path = `${peers.dir}/danted.conf`;
-  await writeFile(path, conf);
-  await peers.run('dante', '/usr/sbin/danted', ['-f', path, '-N', '1', '-p', `${peers.dir}/danted.pid`], { proto: 'tcp', port: SOCKS_PORT });
-}
-
 function allCpus(): string { return `0-${cpus().length - 1}`; }
 
 /** Pins every thread of `pid` to `cpuList` (affinity is per process, not per namespace). */
@@ -156,7 +143,7 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
   await peers.kit([TARGET]);
   if (!SKIP.has('socks')) {
     await peers.run('sink', process.execPath, ['-e', SINK_SCRIPT, String(SINK_PORT), TARGET], { proto: 'tcp', port: SINK_PORT });
-    await startDante(peers);
+    await peers.dante(ADDR.server4, SOCKS_PORT);
   }
   files = await ServiceFiles.create(lab.id, {
     upstreams: [{ name: 'bench-socks', type: 'socks5', address: ADDR.server4, port: SOCKS_PORT }],

@@ -58,7 +58,7 @@ describe('gateway mode: LAN devices routed device by device', () => {
     accessLog = join(peers.dir, 'access.log');
     await startNginx(peers, accessLog);
     await peers.dnsmasq([ADDR.server4]);
-    await startDante(peers);
+    await peers.dante(ADDR.server4);
     for (const ifname of ['eth0', 'br0', 'lana', 'lanb', 'lanc']) await waitIpv6Ready(gw, ifname);
     // Forwarding is off in a fresh namespace: gateway mode must turn it on, and restore it.
     pristine = await netState(gw);
@@ -237,12 +237,4 @@ http {
 `;
   await writeFile(join(dir, 'nginx-gw.conf'), conf);
   await peers.run('nginx', '/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx-gw.conf'), '-e', join(dir, 'nginx-gw-error.log'), '-g', 'daemon off;'], { proto: 'tcp', port: 80 });
-}
-
-async function startDante(peers: PeerSet): Promise<void> {
-  const conf = ['logoutput: stderr', `internal: ${ADDR.server4} port = 1080`, `external: ${ADDR.server4}`, 'socksmethod: none', 'clientmethod: none',
-    'user.privileged: root', 'user.unprivileged: nobody', 'client pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '}',
-    'socks pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '  command: connect udpassociate bind udpreply', '}', ''].join('\n');
-  await writeFile(join(peers.dir, 'danted.conf'), conf);
-  await peers.run('dante', '/usr/sbin/danted', ['-f', join(peers.dir, 'danted.conf'), '-N', '1', '-p', join(peers.dir, 'danted.pid')], { proto: 'tcp', port: 1080 });
 }

@@ -45,7 +45,7 @@ describe('rules, upstreams and domains through the running service', () => {
     nginxLog = join(peers.dir, 'access.log');
     await startNginxTls(peers, nginxLog);
     danteLog = join(peers.dir, 'dante.log');
-    await startDante(peers, danteLog);
+    await peers.dante(ADDR.server4, 1080, { logFile: danteLog });
     await peers.run('microsocks', '/usr/bin/microsocks', ['-i', ADDR.server4, '-p', '1081'], { proto: 'tcp', port: 1081 });
     tinyLog = join(peers.dir, 'tinyproxy.log');
     await startTinyproxy(peers, tinyLog);
@@ -418,29 +418,6 @@ http {
   const confPath = join(dir, 'nginx-tls.conf');
   await writeFile(confPath, conf);
   await peers.run('nginx-tls', '/usr/sbin/nginx', ['-p', dir, '-c', confPath, '-e', join(dir, 'nginx-tls-error.log'), '-g', 'daemon off;'], { proto: 'tcp', port: 443 });
-}
-
-async function startDante(peers: PeerSet, logFile: string): Promise<void> {
-  const conf = `logoutput: ${logFile}
-internal: ${ADDR.server4} port = 1080
-external: ${ADDR.server4}
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  log: error
-}
-socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
-  command: connect udpassociate bind udpreply
-  log: connect error
-}
-`;
-  const confPath = join(peers.dir, 'danted.conf');
-  await writeFile(confPath, conf);
-  await peers.run('dante', '/usr/sbin/danted', ['-f', confPath, '-N', '1', '-p', join(peers.dir, 'danted.pid')], { proto: 'tcp', port: 1080 });
 }
 
 async function startTinyproxy(peers: PeerSet, logFile: string): Promise<void> {

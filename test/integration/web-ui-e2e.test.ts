@@ -42,11 +42,7 @@ describe('the web UI in Chromium against the running service', () => {
     peers = await PeerSet.create(lab, topo.server);
     nginx = await peers.nginx({ bigBytes: 16 * 1024 * 1024, smallCount: 1 });
     danteLog = join(peers.dir, 'dante.log');
-    const conf = [`logoutput: ${danteLog}`, `internal: ${ADDR.server4} port = 1080`, `external: ${ADDR.server4}`, 'socksmethod: none', 'clientmethod: none',
-      'user.privileged: root', 'user.unprivileged: nobody', 'client pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '}',
-      'socks pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '  command: connect', '  log: connect', '}', ''].join('\n');
-    await writeFile(join(peers.dir, 'danted.conf'), conf);
-    await peers.run('dante', '/usr/sbin/danted', ['-f', join(peers.dir, 'danted.conf'), '-N', '1', '-p', join(peers.dir, 'danted.pid')], { proto: 'tcp', port: 1080 });
+    await peers.dante(ADDR.server4, 1080, { logFile: danteLog });
     files = await ServiceFiles.create(lab.id, {
       ui: { listen: `127.0.0.1:${UI_PORT}` },
       upstreams: [{ name: 'dante', type: 'socks5', address: ADDR.server4, port: 1080 }],

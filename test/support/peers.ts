@@ -170,6 +170,24 @@ http {
   }
 
   /**
+   * dante (SOCKS5) on bind:port, no authentication, CONNECT and UDP ASSOCIATE (UDP needs both
+   * `udpassociate` and `udpreply`). With `logFile`, every connect it carries is logged there (dante logs
+   * the address it connected to, even for a request by name).
+   */
+  async dante(bind: string, port = 1080, opts: { logFile?: string } = {}): Promise<void> {
+    const conf = [
+      `logoutput: ${opts.logFile ?? 'stderr'}`, `internal: ${bind} port = ${port}`, `external: ${bind}`,
+      'socksmethod: none', 'clientmethod: none', 'user.privileged: root', 'user.unprivileged: nobody',
+      // dante's parser wants one keyword per line inside a block.
+      'client pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '  log: error', '}',
+      'socks pass {', '  from: 0.0.0.0/0 to: 0.0.0.0/0', '  command: connect udpassociate bind udpreply', '  log: connect error', '}', '',
+    ].join('\n');
+    const path = join(this.dir, `danted-${port}.conf`);
+    await writeFile(path, conf);
+    await this.run(`dante:${port}`, '/usr/sbin/danted', ['-f', path, '-N', '1', '-p', join(this.dir, `danted-${port}.pid`)], { proto: 'tcp', port });
+  }
+
+  /**
    * Starts any long-running peer (a proxy, a custom server) in this namespace and waits until it
    * listens on proto/port; its output is kept under `name` (see log()).
    */

@@ -3,9 +3,9 @@
 //
 // In Node 20, pause() alone leaves libuv reading an ordinary TCP socket (the bytes pile up in the
 // stream's buffer), so the handle's readStop() is called and both "reading" flags are cleared — the
-// readable state's one too, or a later resume() would never read again. Node internals, used in one
-// place each: here and app/outbound/upstream-error.ts (Handshake.detach), both covered by tests that
-// fail when Node's behaviour changes.
+// readable state's one too, or a later resume() would never read again. The Node internals are
+// touched only here; the proxy handshakes (upstream-error.ts) and the TCP sniffer (engine/tcp.ts)
+// call it, and their tests fail when Node's behaviour changes.
 import type net from 'node:net';
 
 interface NodeSocketInternals {
