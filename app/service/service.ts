@@ -36,8 +36,7 @@ import { CountryDb } from '../geo/country-db.js';
 import { parseAction, parseRules } from '../rules/schema.js';
 import { RulesManager } from './rules-manager.js';
 import { ConfigStore, mapSet } from './config-store.js';
-import { startWebUi, type WebUi } from '../ui/web-ui.js';
-import { loadOrCreateToken, uiUrl } from '../ui/token.js';
+import type { WebUi } from '../ui/web-ui.js';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from './config.js';
 
@@ -261,6 +260,10 @@ class Service implements RunningService {
       return;
     }
     try {
+      // Loaded only when the web UI is on (ws and the HTTP server cost memory a headless service
+      // without a UI does not need).
+      const { startWebUi } = await import('../ui/web-ui.js');
+      const { loadOrCreateToken, uiUrl } = await import('../ui/token.js');
       const token = await loadOrCreateToken(this.config.stateDir, this.log);
       this.#webUi = await startWebUi({
         listen: this.config.ui.listen, allowRemote: this.config.ui.allowRemote, token, control: this.#control, log: this.log, version: version(),
