@@ -8,7 +8,7 @@ import { Core } from '../../renderer/src/lib/core.svelte.js';
 import { Prefs } from '../../renderer/src/lib/prefs.svelte.js';
 import { describeError, toProtocolError } from '../../renderer/src/lib/errors.js';
 import { ProtocolError } from '../../app/protocol/errors.js';
-import { TestBridge, readyCore } from './support.js';
+import { TestBridge, readyCore, status } from './support.js';
 
 let core: Core | null = null;
 afterEach(() => { core?.stop(); core = null; document.documentElement.removeAttribute('data-theme'); });
@@ -46,6 +46,26 @@ describe('SettingsView', () => {
     render(SettingsView, { core, prefs: new Prefs(null) });
     expect((screen.getByRole('combobox', { name: 'Update every' }) as HTMLSelectElement).disabled).toBe(true);
     expect(screen.getByText(/The desktop app sets this for its window/)).toBeTruthy();
+  });
+
+  it('turns gateway mode on and off (gateway.set), and says what to do when no LAN interface is configured', async () => {
+    let enabled = false;
+    const b = new TestBridge({
+      status: () => status({ gateway: { enabled, interfaces: ['br0'], ipv6: 'route', dns: 'auto' } }),
+      'gateway.set': (p) => { enabled = p.enabled as boolean; return { enabled, interfaces: ['br0'], ipv6: 'route', dns: 'auto' }; },
+    });
+    core = await readyCore(b);
+    render(SettingsView, { core, prefs: new Prefs(null) });
+    const sw = await screen.findByRole('switch', { name: 'Route other devices on the LAN through Switchyard' });
+    expect(sw.getAttribute('aria-checked')).toBe('false');
+    await fireEvent.click(sw);
+    await vi.waitFor(() => expect(b.paramsOf('gateway.set').at(-1)).toEqual({ enabled: true }));
+    await vi.waitFor(() => expect(screen.getByRole('switch', { name: 'Route other devices on the LAN through Switchyard' }).getAttribute('aria-checked')).toBe('true'));
+    core.stop();
+    core = await readyCore(new TestBridge({ status: () => status({ gateway: { enabled: false, interfaces: [], ipv6: 'route', dns: 'auto' } }) }));
+    document.body.innerHTML = '';
+    render(SettingsView, { core, prefs: new Prefs(null) });
+    expect(await screen.findByText(/No LAN interfaces are configured/)).toBeTruthy();
   });
 
   it('shows what it is connected to: host, service and protocol versions', async () => {

@@ -183,6 +183,13 @@ export class Core {
     void this.#refresh('status');
   }
 
+  /** Turns gateway mode (routing of other LAN devices) on or off; saved by the service. */
+  async setGateway(enabled: boolean): Promise<void> {
+    const g = await this.api.gatewaySet({ enabled });
+    if (this.status) this.status = { ...this.status, gateway: g };
+    void this.#refresh('status');
+  }
+
   /** Closes one live session; the next tick removes it. */
   async closeSession(id: number): Promise<void> {
     await this.api.sessionsClose({ id });
