@@ -40,6 +40,17 @@ export interface ProcessResolver {
   close(): void;
 }
 
+/** An app's icon as the desktop gives it (PNG or SVG), base64. */
+export interface AppIcon {
+  mime: 'image/png' | 'image/svg+xml';
+  data: string;
+}
+
+/** Finds app icons (Linux: .desktop entries + the icon theme); looked up on request, cached. */
+export interface AppIconSource {
+  icon(exe: string, name: string): Promise<AppIcon | null>;
+}
+
 /** What is known about another device on the network, by its address. */
 export interface NeighbourInfo {
   address: string;

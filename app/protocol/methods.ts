@@ -175,6 +175,11 @@ export const METHODS = {
     params: z.strictObject({ device: z.string().min(1).max(64), name: z.string().max(64) }),
     result: z.object({ mac: z.string().optional(), address: z.string().optional(), name: z.string() }),
   }),
+  'apps.icon': method({
+    summary: 'an app\'s icon as the desktop gives it (PNG or SVG, base64), by executable path',
+    params: z.strictObject({ exe: z.string().min(1).max(4096), name: z.string().max(256).default('') }),
+    result: z.object({ mime: z.enum(['image/png', 'image/svg+xml']), data: z.string() }).nullable(),
+  }),
   'ui.info': method({
     summary: 'the web UI: whether it is served, and its URL with the token (for the CLI to print)',
     params: noParams,

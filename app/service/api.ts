@@ -19,6 +19,7 @@ import type { EgressInfo } from '../os/routing.js';
 import type { TunDevice } from '../os/tun.js';
 import type { RulesManager } from './rules-manager.js';
 import type { FlowRouter } from '../policy/router.js';
+import type { AppIconSource } from '../os/process.js';
 
 export const TICK_MS = 1000;
 
@@ -35,6 +36,8 @@ export interface ServiceView {
   readonly config: { gateway: { interfaces: string[]; ipv6: 'route' | 'refuse'; dns: string } };
   setGateway(enabled: boolean): Promise<void>;
   renameDevice(device: string, name: string): Promise<{ mac?: string; address?: string; name: string }>;
+  /** App icons from the desktop; null where the OS gives none. */
+  readonly icons: AppIconSource | null;
   /** The web UI's URL with its token, or null when it is not served. */
   readonly uiUrl: string | null;
   readonly uiListen: string;
@@ -173,6 +176,7 @@ export class ServiceApi {
           throw new ProtocolError('PERSIST_FAILED', `the name was not saved, so it was not applied: ${(err as Error).message}`, { error: (err as Error).message });
         }
       },
+      'apps.icon': async ({ exe, name }) => (view.icons ? await view.icons.icon(exe, name) : null),
       'ui.info': () => (view.uiUrl ? { enabled: true, url: view.uiUrl, listen: view.uiListen } : { enabled: false, listen: view.uiListen }),
       'upstreams.list': () => ({ upstreams: view.router.upstreams.list().map((u) => u.status()) }),
       'upstreams.check': async ({ name }) => {

@@ -20,7 +20,8 @@ import { DirectOutbound } from '../outbound/direct.js';
 import { createTunFactory } from '../../native/tun/index.js';
 import { createIcmpEchoFactory } from '../../native/socket/index.js';
 import { createNetworkInfo, createNetworkMonitor, createRoutingManager } from '../../native/route/index.js';
-import { createNeighbourTable, createProcessResolver } from '../../native/process/index.js';
+import { createAppIcons, createNeighbourTable, createProcessResolver } from '../../native/process/index.js';
+import type { AppIconSource } from '../os/process.js';
 import { raiseOpenFileLimit } from '../../native/limits.js';
 import { createStreamRelay } from '../../native/relay/index.js';
 import { join } from 'node:path';
@@ -224,6 +225,7 @@ class Service implements RunningService {
   #history: UsageHistory | null = null;
   #tickTimer: NodeJS.Timeout | null = null;
   #webUi: WebUi | null = null;
+  icons: AppIconSource | null = null;
   #uiUrl: string | null = null;
   /** Serializes routing changes (on/off, network changes, stop). */
   #tail: Promise<unknown> = Promise.resolve();
@@ -318,6 +320,7 @@ class Service implements RunningService {
 
   /** Opens the usage history, starts the control server and the stats tick. */
   async startApi(): Promise<void> {
+    this.icons = await createAppIcons().catch(() => null);
     this.#history = await UsageHistory.open({ dir: join(this.config.stateDir, 'history'), log: this.log }).catch((err: Error) => {
       this.log.error('usage history unavailable; live stats still work', { error: err.message });
       return null;

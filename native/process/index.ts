@@ -2,7 +2,7 @@
 // sock_diag + /proc, Windows IP Helper tables, macOS libproc. Other platforms get a resolver that
 // answers every flow with 'unknown' and the reason, so the engine keeps forwarding.
 // Implementations are imported lazily: koffi bindings of one OS are never loaded on another.
-import type { Attribution, NeighbourInfo, NeighbourTable, ProcessResolver } from '../../app/os/process.js';
+import type { AppIconSource, Attribution, NeighbourInfo, NeighbourTable, ProcessResolver } from '../../app/os/process.js';
 import type { Logger } from '../../app/log.js';
 import type { LinuxNeighbourTableOptions } from './neighbours-linux.js';
 
@@ -40,6 +40,13 @@ export async function createProcessResolver(log?: Logger, platform: NodeJS.Platf
 }
 
 /** Returns the neighbour table for `platform`; outside Linux it knows only the address. */
+/** App icons from the desktop, where the OS has a notion of them; null elsewhere (for now). */
+export async function createAppIcons(platform: NodeJS.Platform = process.platform): Promise<AppIconSource | null> {
+  if (platform !== 'linux') return null;
+  const { LinuxAppIcons } = await import('./icons-linux.js');
+  return new LinuxAppIcons();
+}
+
 export async function createNeighbourTable(options: LinuxNeighbourTableOptions = {}, platform: NodeJS.Platform = process.platform): Promise<NeighbourTable> {
   if (platform === 'linux') {
     const { LinuxNeighbourTable } = await import('./neighbours-linux.js');

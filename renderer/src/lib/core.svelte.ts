@@ -88,6 +88,9 @@ export class Core {
   apps = $state.raw<readonly AppSummary[] | null>(null);
   devices = $state.raw<readonly DeviceSummary[] | null>(null);
   status = $state.raw<Status | null>(null);
+  /** App icons by executable: a data: URL, or null when the OS gives none (asked once per executable). */
+  icons = $state.raw<Readonly<Record<string, string | null>>>({});
+  readonly #iconsAsked = new Set<string>();
   rules = $state.raw<RulesState | null>(null);
   upstreams = $state.raw<readonly UpstreamStatusWire[] | null>(null);
   tickIntervalMs = $state.raw(TICK_INTERVAL_DEFAULT_MS);
@@ -181,6 +184,24 @@ export class Core {
     const r = await this.api.routingSet({ enabled });
     if (this.status) this.status = { ...this.status, routing: r.routing };
     void this.#refresh('status');
+  }
+
+  /**
+   * The icon of an app (data: URL), or null while unknown or when there is none. The first call for an
+   * executable asks the service once (apps.icon); the answer lands in `icons` and views re-render.
+   */
+  iconUrl(exe: string, name: string): string | null {
+    if (!exe) return null;
+    const known = this.icons[exe];
+    if (known !== undefined) return known;
+    if (!this.#iconsAsked.has(exe) && this.connection.phase === 'ready') {
+      this.#iconsAsked.add(exe);
+      this.api.appsIcon({ exe, name }).then(
+        (i) => { this.icons = { ...this.icons, [exe]: i ? `data:${i.mime};base64,${i.data}` : null }; },
+        () => { this.icons = { ...this.icons, [exe]: null }; },
+      );
+    }
+    return null;
   }
 
   /** Turns gateway mode (routing of other LAN devices) on or off; saved by the service. */

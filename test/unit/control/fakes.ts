@@ -94,6 +94,7 @@ export function fakeHandlers(sessions: Session[] = [session(1), session(2, { pro
     },
     'gateway.set': ({ enabled }) => { calls.push(`gateway.set ${enabled}`); return { enabled, interfaces: ['br-lan'], ipv6: 'route', dns: 'auto' }; },
     'devices.rename': ({ device, name }) => { calls.push(`devices.rename ${device} ${name}`); return device.includes(':') ? { mac: device, name } : { address: device, name }; },
+    'apps.icon': () => null,
     'ui.info': () => ({ enabled: true, url: 'http://127.0.0.1:5359/#token=abc', listen: '127.0.0.1:5359' }),
     'upstreams.list': () => { calls.push('upstreams.list'); return { upstreams: [{ name: 'corp', type: 'socks5', address: '10.0.0.2', port: 1080, auth: true, udp: true, state: 'up', since: T0, checkedAt: T0, latencyMs: 3, error: null, flows: 12, failures: 0 }] }; },
     'upstreams.check': ({ name }) => {
