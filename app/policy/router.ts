@@ -11,7 +11,7 @@ import type { Session, SessionRoute } from '../flow/session.js';
 import { protocolName } from '../engine/session-view.js';
 import type { DomainMap } from '../domains/domain-map.js';
 import type { CountryLookup } from '../geo/country-db.js';
-import { compileRules, type Explanation, type RuleEvaluator } from '../rules/evaluate.js';
+import { compileRules, NO_RULE_MATCHED, type Explanation, type RuleEvaluator } from '../rules/evaluate.js';
 import { prepareFlow, type FlowFacts, type PreparedFlow } from '../rules/flow.js';
 import type { LeafKind } from '../rules/matcher.js';
 import type { RuleAction } from '../rules/rule.js';
@@ -35,6 +35,10 @@ export class RuleSet {
   /** Some enabled rule matches by app or user: verdicts wait for the process lookup. */
   readonly needsApp: boolean;
   readonly needsCountry: boolean;
+  /** How many rules are enabled (none: every flow takes the default route without a scan). */
+  readonly enabledCount: number;
+  /** The default action as a route, shared by every flow it decides (direct/block; upstream is per protocol). */
+  readonly defaultRoute: SessionRoute;
   /** Per enabled rule (in order): does it read the domain? */
   readonly #readsDomain: boolean[];
   readonly #enabled: ParsedRule[];
@@ -42,6 +46,12 @@ export class RuleSet {
   constructor(readonly rules: readonly ParsedRule[], readonly defaultAction: RuleAction) {
     this.evaluator = compileRules(rules, defaultAction);
     this.#enabled = rules.filter((r) => r.enabled);
+    this.enabledCount = this.#enabled.length;
+    const d = this.evaluator.defaultAction;
+    this.defaultRoute = Object.freeze(d.type === 'block'
+      ? { kind: 'block' as const, blockMode: d.mode, ruleId: null, reason: DEFAULT_REASON }
+      : d.type === 'direct' ? { kind: 'direct' as const, ruleId: null, reason: DEFAULT_REASON }
+      : { kind: 'upstream' as const, upstream: d.upstream, ruleId: null, reason: DEFAULT_REASON });
     const kinds = this.#enabled.map((r) => leafKinds(r.spec.match));
     // A device rule may match by MAC, which the neighbour lookup brings: it waits like app rules.
     this.needsApp = kinds.some((k) => k.has('app') || k.has('user') || k.has('device'));
@@ -128,7 +138,8 @@ export class FlowRouter {
   #prepare(s: Session, rules: RuleSet): PreparedFlow {
     const facts = this.facts(s);
     if (!rules.needsCountry || !this.#opts.geo) delete facts.country;
-    return prepareFlow(facts, { src: s.src, dst: s.dst });
+    // The device address is the source address (this machine's flows and other devices' alike).
+    return prepareFlow(facts, { src: s.src, dst: s.dst, device: s.src });
   }
 
   /**
@@ -137,6 +148,15 @@ export class FlowRouter {
    * with `decide(s, false)` once the sniffer has set s.domain (or given up).
    */
   decide(s: Session, allowSniff: boolean): RouteDecision {
+    const rules0 = this.#rules;
+    if (rules0.enabledCount === 0 && (!allowSniff || !this.#opts.sniff || rules0.defaultRoute.kind !== 'upstream') && !this.#opts.refuseIpv6FromDevices) {
+      // No rule can match: the default action's route, one shared object, no facts gathered. A DNS
+      // name is still looked up for the session's display when the map knows it.
+      if (s.domain === null && this.#opts.domains !== null) this.facts(s);
+      const route = this.#defaultRoute(s.proto, rules0);
+      this.#count(route);
+      return { route, sniff: false };
+    }
     if (this.#opts.refuseIpv6FromDevices && s.family === 6 && s.device !== null && !s.device.local) {
       this.#count(REFUSED_V6);
       return { route: REFUSED_V6, sniff: false };
@@ -144,7 +164,7 @@ export class FlowRouter {
     const rules = this.#rules;
     const flow = this.#prepare(s, rules);
     const verdict = rules.evaluator.evaluate(flow);
-    const route = this.#toRoute(s.proto, verdict.action, verdict.ruleId, verdict.reason, verdict.rateLimitBytesPerSec);
+    const route = verdict.ruleId === null ? this.#defaultRoute(s.proto, rules) : this.#toRoute(s.proto, verdict.action, verdict.ruleId, verdict.reason, verdict.rateLimitBytesPerSec);
     let sniff = false;
     if (allowSniff && this.#opts.sniff && s.domain === null) {
       // Sniff when a domain rule may decide this flow, or when it goes to a proxy (which should get
@@ -181,6 +201,13 @@ export class FlowRouter {
     return this.#toRoute(s.proto, v.action, v.ruleId, v.reason, v.rateLimitBytesPerSec, false);
   }
 
+  /** The default action's route for a protocol, made once per rule set (upstream health changes are re-checked). */
+  #defaultRoute(proto: number, rules: RuleSet): SessionRoute {
+    const a = rules.defaultAction;
+    if (a.type !== 'upstream') return rules.defaultRoute;
+    return this.#toRoute(proto, a, null, DEFAULT_REASON, null, true);
+  }
+
   #toRoute(proto: number, action: RuleAction, ruleId: string | null, reason: readonly string[], rate: number | null, count = true): SessionRoute {
     const base = { ruleId, reason, ...(rate !== null ? { rateLimitBytesPerSec: rate } : {}) };
     switch (action.type) {
@@ -212,6 +239,8 @@ export class FlowRouter {
 export function directRouter(): FlowRouter {
   return new FlowRouter(new RuleSet([], { type: 'direct' }), { upstreams: new UpstreamSet([], () => null, silentLogger), domains: null, geo: null, sniff: false });
 }
+
+const DEFAULT_REASON: readonly string[] = Object.freeze([NO_RULE_MATCHED]);
 
 const REFUSED_V6: SessionRoute = Object.freeze({ kind: 'block', blockMode: 'reset', ruleId: null, reason: Object.freeze(['IPv6 from other devices is refused (gateway.ipv6: refuse)']) });
 

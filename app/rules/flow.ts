@@ -71,7 +71,7 @@ export function normalizeMac(text: string): string {
  * Prepares a flow for evaluation; pass the engine's address bytes to skip parsing.
  * Throws RangeError for an unparsable src/dst (the engine formats them from bytes, so that is a bug).
  */
-export function prepareFlow(facts: FlowFacts, bytes: { src?: Uint8Array; dst?: Uint8Array } = {}): PreparedFlow {
+export function prepareFlow(facts: FlowFacts, bytes: { src?: Uint8Array; dst?: Uint8Array; device?: Uint8Array } = {}): PreparedFlow {
   const domain = facts.domain ? normalizeDomain(facts.domain) : '';
   const domainSuffixes: string[] = [];
   for (let i = 0; domain !== '';) {
@@ -80,7 +80,7 @@ export function prepareFlow(facts: FlowFacts, bytes: { src?: Uint8Array; dst?: U
     if (dot < 0) break;
     i = dot + 1;
   }
-  const device = parseAddress(facts.device.address);
+  const device = bytes.device !== undefined ? { bytes: bytes.device } : parseAddress(facts.device.address);
   return {
     facts,
     srcBytes: bytes.src ?? bytesOf(facts.src, 'src'),
