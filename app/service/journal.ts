@@ -4,9 +4,10 @@
 // The file (stateDir/journal.json) is replaced atomically: temp file, fsync, rename, fsync the
 // directory; a reader sees the old or the new journal, never a torn one. A file that does not parse
 // is never silently discarded: it is renamed aside and `corruptFile` says where.
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fsyncDir, writeFileAtomic } from './atomic-file.js';
 
 /** One undoable change: a kind plus kind-specific JSON fields, e.g. {kind:'rule', family:4, spec:[…]}. */
 export interface JournalEntry {
@@ -152,28 +153,12 @@ export function parseJournal(text: string): JournalFile | string {
   return { version: VERSION, owner, updatedAt: String(f.updatedAt ?? ''), entries: f.entries as JournalEntry[] };
 }
 
-/** Writes `text` to `path` atomically and durably (temp file + fsync + rename + directory fsync). */
+/**
+ * Writes `text` to `path` atomically and durably (temp file + fsync + rename + directory fsync), mode
+ * 0600; a failed write (a full disk) leaves no temp file behind (atomic-file.ts).
+ */
 export async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fsyncDir(join(path, '..'));
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
+  await writeFileAtomic(path, text, { mode: 0o600, backup: false });
 }
 
 let ownStart: string | null | undefined;

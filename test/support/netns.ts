@@ -1,8 +1,12 @@
 // A network-namespace lab for integration tests: namespaces with unique names, veth links between
 // them, and processes started inside them. destroy() kills every process it started (by PID, whole
 // process group) and deletes every namespace it made — call it in afterAll, it is safe on failure.
+// A run that never reaches afterAll is cleaned up too: at exit (process 'exit', synchronously), and —
+// for a process killed outright — by the next lab, which removes namespaces whose owner pid (part of
+// every namespace name: <tag><pid>n<counter>-<name>) is no longer alive.
 // Never touches the host namespace's links, routes or firewall.
-import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 
@@ -12,6 +16,33 @@ export interface ExecResult { stdout: string; stderr: string; code: number }
 
 let labCounter = 0;
 
+/** Namespace names this module makes: <tag><owner pid>n<counter>-<name>. */
+const LAB_NS = /^(sy[a-z]*)(\d+)n(\d+)-/;
+/** Labs not destroyed yet, deleted at exit if a run ends before its afterAll. */
+const liveLabs = new Set<Lab>();
+let sweeping: Promise<void> | null = null;
+
+process.once('exit', () => {
+  for (const lab of liveLabs) {
+    for (const ns of lab.namespaces) {
+      try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* gone */ }
+    }
+  }
+});
+
+/** Removes namespaces of labs whose process died without cleaning up (killed test runs). */
+async function sweepStale(): Promise<void> {
+  const list = await execFileP('ip', ['netns', 'list']).then((r) => r.stdout, () => '');
+  for (const line of list.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const m = LAB_NS.exec(name);
+    if (!m || Number(m[2]) === process.pid || existsSync(`/proc/${m[2]}`)) continue;
+    const pids = await execFileP('ip', ['netns', 'pids', name]).then((r) => r.stdout.split(/\s+/).filter(Boolean), () => []);
+    for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }
+    await execFileP('ip', ['netns', 'del', name]).catch(() => undefined);
+  }
+}
+
 export class Lab {
   /** Unique per process and per lab, short enough for interface names. */
   readonly id: string;
@@ -20,14 +51,17 @@ export class Lab {
   readonly #etcDirs = new Set<string>();
 
   constructor(tag = 'sy') {
-    this.id = `${tag}${process.pid % 100000}${labCounter++}`;
+    this.id = `${tag}${process.pid}n${labCounter++}`;
   }
 
   /** Creates a namespace named `${id}-${name}` with loopback up; returns its full name. */
   async addNs(name: string): Promise<string> {
+    sweeping ??= sweepStale();
+    await sweeping;
     const ns = `${this.id}-${name}`;
     await run('ip', ['netns', 'add', ns]);
     this.namespaces.push(ns);
+    liveLabs.add(this);
     await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     return ns;
   }
@@ -87,6 +121,7 @@ export class Lab {
       for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }
       await execFileP('ip', ['netns', 'del', ns]).catch(() => undefined);
     }
+    liveLabs.delete(this);
   }
 }
 
