@@ -138,7 +138,7 @@ export class RulesManager {
         await this.#store.update((doc) => {
           // Edits are by position: the file must still hold the rules this service loaded.
           const onDisk = doc.toJS() as { rules?: unknown; defaultAction?: unknown } | null;
-          if (!sameRules(onDisk?.rules ?? [], before.rules) || !sameJson(onDisk?.defaultAction ?? { type: 'direct' }, before.defaultAction)) {
+          if (!sameJson(onDisk?.rules ?? [], before.rules) || !sameJson(onDisk?.defaultAction ?? { type: 'direct' }, before.defaultAction)) {
             throw new Error('the rules in the config file were changed by hand since the service loaded them; restart the service to load them first');
           }
           plan.edit(doc);
@@ -224,10 +224,6 @@ function moveOf(s: Session, from: SessionRoute, to: SessionRoute): SessionMove {
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-function sameRules(onDisk: unknown, specs: RuleSpec[]): boolean {
-  return sameJson(onDisk, specs);
 }
 
 /** Key order does not matter when comparing what is on disk with what is in memory. */
