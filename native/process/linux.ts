@@ -12,7 +12,7 @@
 // Everything here sees the network namespace of the process it runs in (netlink sockets and
 // /proc/net are per namespace); the service runs where the apps' sockets live.
 // Failures are values: { kind: 'unknown', reason } — this module never throws from resolve().
-import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -31,6 +31,11 @@ const ALL_STATES = 0xffffffff;
 const TCP_TIME_WAIT = 6;
 const MAX_CACHED_INODES = 65_536;
 const MAX_RECENT_OWNERS = 16;
+/** Per recent owner, the fd numbers its sockets were last found at (most recent first). */
+const MAX_HOT_FDS = 24;
+/** Cached processes that keep their /proc/PID/stat open (the most recently resolved ones). */
+const MAX_STAT_FDS = 64;
+const ONE_BYTE = Buffer.alloc(1);
 
 /** Options of `LinuxProcessResolver`; every field has a default fit for the service. */
 export interface LinuxProcessResolverOptions {
@@ -53,7 +58,13 @@ type Found<T> = { ok: true; value: T } | { ok: false; reason: string };
 const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
 
 interface OwnerHint { pid: number; fd: string }
-interface CachedProcess { start: string; at: number; info: ProcessInfo }
+/**
+ * A process's details, and an open fd on its /proc/PID/stat while it is among the recent ones: a
+ * read on that fd fails with ESRCH once the process exited (the fd pins the old pid, so a reused
+ * pid never reads as alive), which proves "same process" with one pread instead of re-reading
+ * and parsing stat (open, read, close) on every lookup.
+ */
+interface CachedProcess { start: string; at: number; info: ProcessInfo; statFd: number }
 
 function errCode(e: unknown): string {
   return (e as NodeJS.ErrnoException)?.code ?? String(e);
@@ -77,6 +88,8 @@ export class LinuxProcessResolver implements ProcessResolver {
   readonly #processes = new Map<number, CachedProcess>();
   readonly #pidUid = new Map<number, number>();          // for scan order only
   #recent: number[] = [];                                 // most recent owners first
+  readonly #hotFds = new Map<number, string[]>();         // pid → fds that held its recent sockets
+  readonly #statFdPids: number[] = [];                    // cached processes holding a stat fd, oldest first
   #scanTail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -102,9 +115,12 @@ export class LinuxProcessResolver implements ProcessResolver {
   /** Drops every cache (inode owners, process details, user names): the next lookups start cold. */
   forget(): void {
     this.#owners.clear();
+    for (const c of this.#processes.values()) closeStat(c);
     this.#processes.clear();
+    this.#statFdPids.length = 0;
     this.#pidUid.clear();
     this.#recent = [];
+    this.#hotFds.clear();
   }
 
   close(): void {
@@ -241,7 +257,7 @@ export class LinuxProcessResolver implements ProcessResolver {
     const hint = this.#owners.get(inode);
     if (!hint) return null;
     try {
-      if (readlinkSync(`${this.#proc}/${hint.pid}/fd/${hint.fd}`) === `socket:[${inode}]`) { this.#touch(hint.pid); return hint.pid; }
+      if (readlinkSync(`${this.#proc}/${hint.pid}/fd/${hint.fd}`) === `socket:[${inode}]`) { this.#touch(hint.pid); this.#hot(hint.pid, hint.fd); return hint.pid; }
     } catch { /* closed or exited */ }
     this.#owners.delete(inode);
     return null;
@@ -250,6 +266,41 @@ export class LinuxProcessResolver implements ProcessResolver {
   #touch(pid: number): void {
     if (this.#recent[0] === pid) return;
     this.#recent = [pid, ...this.#recent.filter((p) => p !== pid)].slice(0, MAX_RECENT_OWNERS);
+    for (const p of this.#hotFds.keys()) if (!this.#recent.includes(p)) this.#hotFds.delete(p);
+  }
+
+  /** Remembers that `pid` held a socket we looked for at `fd` (fd numbers are reused lowest-first). */
+  #hot(pid: number, fd: string): void {
+    const list = this.#hotFds.get(pid);
+    if (list === undefined) { this.#hotFds.set(pid, [fd]); return; }
+    if (list[0] === fd) return;
+    const at = list.indexOf(fd);
+    if (at >= 0) list.splice(at, 1);
+    else if (list.length >= MAX_HOT_FDS) list.pop();
+    list.unshift(fd);
+  }
+
+  /**
+   * Reads only the fds where `pid`'s recent sockets were found. A process that opens and closes
+   * connections gets the lowest free fd number each time, so its new socket usually sits at one of
+   * them: one or a few readlinks instead of all of its fds. Measured (8 parallel connect/close loops
+   * through the service): see the commit.
+   */
+  #probeHot(pid: number, inode: number): boolean {
+    const list = this.#hotFds.get(pid);
+    if (list === undefined) return false;
+    const want = `socket:[${inode}]`;
+    for (const fd of list) {
+      let link: string;
+      try { link = readlinkSync(`${this.#proc}/${pid}/fd/${fd}`); } catch { continue; }
+      this.phases.fdsRead++;
+      if (link === want) {
+        this.#owners.set(inode, { pid, fd });
+        this.#hot(pid, fd);
+        return true;
+      }
+    }
+    return false;
   }
 
   async #scan(inode: number, uid: number): Promise<Found<number>> {
@@ -257,6 +308,9 @@ export class LinuxProcessResolver implements ProcessResolver {
     // Most new sockets belong to a process seen lately (a browser, a download tool): read only its
     // fd links before listing all of /proc. Measured with 8 parallel connect/close loops: connection
     // rate 1.7k/s → see the commit; the full /proc listing per new flow was the cost.
+    for (const pid of this.#recent) {
+      if (this.#probeHot(pid, inode)) { this.#touch(pid); return { ok: true, value: pid }; }
+    }
     for (const pid of this.#recent) {
       const r = this.#scanPid(pid, inode);
       if (r === true) { this.#touch(pid); return { ok: true, value: pid }; }
@@ -323,7 +377,7 @@ export class LinuxProcessResolver implements ProcessResolver {
       if (ino === 0) continue;
       if (this.#owners.size >= MAX_CACHED_INODES) this.#owners.delete(this.#owners.keys().next().value!);
       this.#owners.set(ino, { pid, fd });
-      if (ino === inode) found = true;
+      if (ino === inode) { found = true; this.#hot(pid, fd); }
     }
     return found;
   }
@@ -332,13 +386,16 @@ export class LinuxProcessResolver implements ProcessResolver {
 
   #processInfo(pid: number, socketUid: number): Found<ProcessInfo> {
     const dir = `${this.#proc}/${pid}`;
+    const now = performance.now();
+    const cached = this.#processes.get(pid);
+    if (cached !== undefined && cached.statFd >= 0 && now - cached.at < this.#ttlMs) {
+      try { readSync(cached.statFd, ONE_BYTE, 0, 1, 0); return { ok: true, value: cached.info }; } catch { /* exited (or the pid was reused): read it afresh */ }
+    }
     let start: string | null;
     try { start = parseStatStartTime(readFileSync(`${dir}/stat`, 'latin1')); } catch (e) {
       const code = errCode(e);
       return fail(code === 'ENOENT' || code === 'ESRCH' ? 'process exited' : `permission denied reading /proc/${pid} (${code})`);
     }
-    const now = performance.now();
-    const cached = this.#processes.get(pid);
     if (cached && cached.start === start && now - cached.at < this.#ttlMs) return { ok: true, value: cached.info };
     let name: string, cmdline: string[], status: string;
     try {
@@ -353,10 +410,32 @@ export class LinuxProcessResolver implements ProcessResolver {
     try { exe = readlinkSync(`${dir}/exe`); } catch { /* kernel thread, exited, or another user's process without privilege */ }
     const uid = parseStatusUid(status) ?? socketUid;
     const info: ProcessInfo = { pid, name, exe, cmdline, uid, user: this.#users.name(uid) };
-    if (this.#processes.size > 4096) this.#processes.clear();
-    this.#processes.set(pid, { start: start ?? '', at: now, info });
+    if (cached !== undefined) closeStat(cached);
+    if (this.#processes.size > 4096) { for (const c of this.#processes.values()) closeStat(c); this.#processes.clear(); this.#statFdPids.length = 0; }
+    const entry: CachedProcess = { start: start ?? '', at: now, info, statFd: -1 };
+    // The same process proves itself by a read on its open stat file, if that file is the same process's (start time unchanged).
+    try {
+      const fd = openSync(`${dir}/stat`, 'r');
+      if (parseStatStartTime(readFileSync(fd, 'latin1')) === start) {
+        entry.statFd = fd;
+        const at = this.#statFdPids.indexOf(pid);
+        if (at >= 0) this.#statFdPids.splice(at, 1);
+        this.#statFdPids.push(pid);
+        if (this.#statFdPids.length > MAX_STAT_FDS) {
+          const old = this.#processes.get(this.#statFdPids.shift()!);
+          if (old !== undefined) closeStat(old);
+        }
+      } else closeSync(fd);
+    } catch { /* exited meanwhile: no fd kept */ }
+    this.#processes.set(pid, entry);
     return { ok: true, value: info };
   }
+}
+
+function closeStat(c: CachedProcess): void {
+  if (c.statFd < 0) return;
+  try { closeSync(c.statFd); } catch { /* already closed */ }
+  c.statFd = -1;
 }
 
 const ENOENT = 2;

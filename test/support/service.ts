@@ -127,7 +127,10 @@ export class ServiceProcess {
 /** Spawns `up --config` in `ns` (it is killed by lab.destroy()); waitReady() is up to the caller. */
 export function spawnService(lab: Lab, ns: string, files: ServiceFiles, extraArgs: string[] = []): ServiceProcess {
   assertBuilt();
-  const child = lab.spawn(ns, process.execPath, [CLI_MAIN, 'up', '--config', files.configPath, ...extraArgs]);
+  // SERVICE_NODE_ARGS: extra Node flags for the service only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  // (a CPU profile of the service during a bench step; written when it stops).
+  const nodeArgs = (process.env.SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = lab.spawn(ns, process.execPath, [...nodeArgs, CLI_MAIN, 'up', '--config', files.configPath, ...extraArgs]);
   return new ServiceProcess(lab, ns, files, child);
 }
 
