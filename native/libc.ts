@@ -14,6 +14,8 @@ export const TUNSETVNETHDRSZ = 0x400454d8;
 export const IFF_TUN = 0x0001;
 export const IFF_NO_PI = 0x1000;
 export const IFF_VNET_HDR = 0x4000;
+/** One fd per queue: every TUNSETIFF on the same name with this flag adds a queue. */
+export const IFF_MULTI_QUEUE = 0x0100;
 /** TUNSETOFFLOAD flags (linux/if_tun.h). */
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
@@ -89,6 +91,14 @@ export const EPOLL_EVENT_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
 export const SHUT_WR = 1;
 export const SOL_SOCKET = 1;
 export const SO_ERROR = 4;
+export const SO_SNDBUF = 7;
+/** SO_SNDBUF beyond net.core.wmem_max (needs CAP_NET_ADMIN). */
+export const SO_SNDBUFFORCE = 32;
+export const AF_UNIX = 1;
+export const SOCK_SEQPACKET = 5;
+/** socket(2) type flags (same values as O_NONBLOCK / O_CLOEXEC). */
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
 /** errno values the relay reacts to (asm-generic/errno-base.h, errno.h). */
 export const EINTR = 4;
 export const EAGAIN = 11;
@@ -114,6 +124,11 @@ export interface RelayLibc {
   shutdown(fd: number, how: number): number;
   /** getsockopt(2) of an int option: `value` and `len` are one-element Int32Arrays (len = 4). */
   getsockoptInt(fd: number, level: number, name: number, value: Int32Array, len: Int32Array): number;
+  /** setsockopt(2) of an int option: `value` is a one-element Int32Array. */
+  setsockoptInt(fd: number, level: number, name: number, value: Int32Array, len: number): number;
+  /** socketpair(2) into a two-element Int32Array. */
+  socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
+  open(path: string, flags: number): number;
   close(fd: number): number;
   /** errno of the last failed call on this thread. */
   errno(): number;
@@ -138,6 +153,9 @@ export function relayLibc(): RelayLibc {
     write: lib.func('intptr_t write(int fd, const void *buf, size_t count)') as RelayLibc['write'],
     shutdown: lib.func('int shutdown(int fd, int how)') as RelayLibc['shutdown'],
     getsockoptInt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)') as RelayLibc['getsockoptInt'],
+    setsockoptInt: lib.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)') as RelayLibc['setsockoptInt'],
+    socketpair: lib.func('int socketpair(int domain, int type, int protocol, int *fds)') as RelayLibc['socketpair'],
+    open: lib.func('int open(const char *path, int flags)') as RelayLibc['open'],
     close: lib.func('int close(int fd)') as RelayLibc['close'],
     errno: () => koffi.errno(),
   };

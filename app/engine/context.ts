@@ -65,7 +65,8 @@ export interface EngineContext {
    */
   dialable(pkt: Uint8Array, off: number, len: number, port: number): boolean;
   /** Writes a packet into the TUN, counting drops. */
-  write(packet: Buffer): void;
+  /** `queue`: a multi-queue TUN's queue to write through (TCP sessions pass their NAT port: one queue per session). */
+  write(packet: Buffer, queue?: number): void;
   /** True when a new session may be created now; logs (rate-limited) when a limit is hit. */
   admit(kind: 'tcp' | 'udp' | 'icmp'): boolean;
   /** Decides where flows go (rules, upstreams, domains). */

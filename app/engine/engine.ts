@@ -28,6 +28,7 @@ import { UdpForwarder } from './udp.js';
 import { IcmpForwarder } from './icmp.js';
 import { directRouter, type FlowRouter, type RouteDecision } from '../policy/router.js';
 import { readDnsAnswers } from '../domains/dns.js';
+import { FastPathTable, T_FAST, T_FAST_BYTES, T_READ, T_SLOW, T_SLOW_DROPS, T_WRITE_ERRORS } from './fast-path.js';
 import { EngineCounters, type CloseReason, type EngineContext, type EngineLimits, type EngineTimeouts } from './context.js';
 
 /** The coarse clock ticks every SWEEP_MS; sessions are checked for expiry every SWEEPS_PER_EXPIRY ticks. */
@@ -76,6 +77,10 @@ export class Engine {
   #ticks = 0;
   readonly #tunNet4: Cidr | null;
   readonly #tunNet6: Cidr | null;
+  /** Established TCP sessions shared with the TUN's queue workers (multi-queue TUN), else null. */
+  #fast: FastPathTable | null = null;
+  /** The queue workers' totals already added to the counters. */
+  readonly #fastSeen = new Float64Array(4);
 
   readonly router: FlowRouter;
 
@@ -92,8 +97,8 @@ export class Engine {
     this.#ctx = {
       tun, headroom: tun.headroom, flows: this.flows, direct: opts.direct, log: opts.log, counters,
       limits: opts.limits, timeouts: opts.timeouts, now: Date.now(),
-      write(packet: Buffer): void {
-        if (tun.write(packet)) counters.packetsWritten++; else counters.tunWriteDrops++;
+      write(packet: Buffer, queue?: number): void {
+        if (tun.write(packet, queue)) counters.packetsWritten++; else counters.tunWriteDrops++;
       },
       admit: (kind) => self.#admit(kind),
       router,
@@ -120,9 +125,36 @@ export class Engine {
     const v6 = this.#opts.address6 ? natEndpoints(this.#opts.address6) : null;
     await this.tcp.listen(v4?.tun ?? null, v4?.peer ?? null, v6?.tun ?? null, v6?.peer ?? null,
       v4 ? formatAddress(v4.tun) : '', v6 ? formatAddress(v6.tun) : '');
+    await this.#attachFastPath();
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
     this.#sweepTimer.unref();
     this.#opts.tun.start((pkt) => this.onPacket(pkt));
+  }
+
+  /** TUN queues the engine's packets go through (1, or 1 + the queue workers sharing the fast path). */
+  get queues(): number { return this.#fast === null ? 1 : this.#fast.readers + 1; }
+
+  /** Which packet path runs: "1 queue" or "N queues (N-1 worker threads forward established TCP)". */
+  get packetPath(): string {
+    const q = this.queues;
+    return q === 1 ? '1 queue' : `${q} queues (${q - 1} worker thread${q > 2 ? 's' : ''} forward established TCP)`;
+  }
+
+  /** Multi-queue TUN: shares established TCP sessions with the queue workers. */
+  async #attachFastPath(): Promise<void> {
+    const tun = this.#opts.tun;
+    if (tun.queues <= 1 || !tun.attachFastPath) return;
+    const eps = this.tcp.endpoints();
+    const table = new FastPathTable(tun.queues - 1, eps.v4, eps.v6, tun.headroom);
+    table.setClock(this.#ctx.now);
+    try {
+      await tun.attachFastPath(table.memory);
+    } catch (err) {
+      this.#opts.log.warn('tun: queue workers could not start; one thread does all packet I/O', { error: (err as Error).message });
+      return;
+    }
+    this.#fast = table;
+    this.tcp.useFastPath(table);
   }
 
   /** The packet pump: one packet read from the TUN. */
@@ -249,9 +281,11 @@ export class Engine {
   #sweep(): void {
     const now = Date.now();
     this.#ctx.now = now;
+    this.#fast?.setClock(now);
     if (++this.#ticks % SWEEPS_PER_EXPIRY !== 0) return;
-    // One pass over the table; each forwarder decides about its own sessions. Removing the current
-    // entry while iterating a Map is safe.
+    this.#foldFastTotals();
+    // One pass over the table; each forwarder decides about its own sessions (TCP also takes in what
+    // the queue workers counted). Removing the current entry while iterating a Map is safe.
     for (const s of this.flows.values()) {
       switch (s.proto) {
         case IPPROTO_TCP: this.tcp.expire(s, now); break;
@@ -267,6 +301,21 @@ export class Engine {
       if (over) this.#opts.log.warn('memory limit reached: refusing new flows', { rssMiB: Math.round(rssMiB), limitMiB: this.#opts.limits.maxMemoryMiB });
       else this.#opts.log.info('memory back under the limit: accepting new flows', { rssMiB: Math.round(rssMiB) });
     }
+  }
+
+  /** Adds what the queue workers read, forwarded and failed to write since the last sweep to the counters. */
+  #foldFastTotals(): void {
+    const f = this.#fast;
+    if (f === null) return;
+    const seen = this.#fastSeen, c = this.counters;
+    const fast = f.total(T_FAST), bytes = f.total(T_FAST_BYTES), werr = f.total(T_WRITE_ERRORS), drops = f.total(T_SLOW_DROPS);
+    // Packets a worker handed to the engine are counted when the engine reads them: only the ones
+    // the workers forwarded themselves (and their failures) are added here.
+    c.packetsRead += fast - seen[0]!;
+    c.bytesRead += bytes - seen[1]!;
+    c.packetsWritten += fast - seen[0]!;
+    c.tunWriteDrops += werr - seen[2]! + drops - seen[3]!;
+    seen[0] = fast; seen[1] = bytes; seen[2] = werr; seen[3] = drops;
   }
 
   /** Every live session as plain data (the protocol's form). */
@@ -306,6 +355,13 @@ export class Engine {
     await this.tcp.close();
     this.#opts.resolver?.close();
     this.#opts.neighbours?.close();
+    const f = this.#fast;
+    if (f !== null) {
+      this.#opts.log.info('engine stopped', {
+        packetPath: this.packetPath, workerPacketsRead: f.total(T_READ), workerForwarded: f.total(T_FAST),
+        workerHandedToEngine: f.total(T_SLOW), workerWriteErrors: f.total(T_WRITE_ERRORS), workerHandoffDrops: f.total(T_SLOW_DROPS),
+      });
+    }
   }
 }
 

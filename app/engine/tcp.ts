@@ -27,6 +27,7 @@ import { sniff, SNIFF_MAX_BYTES } from '../domains/sniff.js';
 import { DnsStream } from '../domains/dns-stream.js';
 import { JsRelay, type RelayTap } from './relay-js.js';
 import { stopReading } from '../outbound/socket-reading.js';
+import type { FastEndpoint, FastPathTable } from './fast-path.js';
 
 /** How long a closed session keeps its mapping, so the last ACKs of the close still pass. */
 const LINGER_MS = 10_000;
@@ -48,6 +49,8 @@ class TcpSession extends Session {
   leftover: Buffer | null = null;
   /** The proxy could not reach the name: ask it for the address instead (once). */
   byAddress = false;
+  /** On the fast path (queue workers forward its packets): their counter sums already taken in. */
+  fastBase: Float64Array | null = null;
 }
 
 /** One family's NAT endpoints: T (TUN address), F (fake peer), L (listener port). */
@@ -71,6 +74,8 @@ export class TcpForwarder {
   readonly #relay: StreamRelay;
   /** For flows JavaScript must see (DNS over TCP answers for the domain map). */
   readonly #js = new JsRelay();
+  /** Multi-queue TUN: established sessions published for the queue workers. */
+  #fast: FastPathTable | null = null;
 
   constructor(ctx: EngineContext, relay: StreamRelay) {
     this.#ctx = ctx;
@@ -81,6 +86,36 @@ export class TcpForwarder {
   /** Which StreamRelay joins accepted connections ("js", "splice"). */
   get relayKind(): string { return this.#relay.kind; }
   get pendingConnects(): number { return this.#pending; }
+
+  /** The NAT endpoints per family (after listen()), for the fast path. */
+  endpoints(): { v4: FastEndpoint | null; v6: FastEndpoint | null } {
+    const e = (x: Endpoint | null): FastEndpoint | null => (x ? { tunAddr: x.tunAddr, peerAddr: x.peerAddr, port: x.port } : null);
+    return { v4: e(this.#v4), v6: e(this.#v6) };
+  }
+
+  /** From now on, established sessions are published to `table` for the TUN's queue workers. */
+  useFastPath(table: FastPathTable): void { this.#fast = table; }
+
+  /**
+   * The app's handshake goes to the listener now: its later packets may be forwarded by a queue
+   * worker. Every packet of the session is written through queue natPort (mod the queue count),
+   * so the kernel keeps the whole session on that queue.
+   */
+  #publish(s: TcpSession): void {
+    const f = this.#fast;
+    if (f === null) return;
+    s.fastBase ??= new Float64Array(4);
+    f.publish(s.natPort, s.src, s.srcPort, s.dst, s.dstPort, s.fastBase);
+  }
+
+  /** Takes in what the queue workers counted for `s` (and when they last saw it). */
+  #foldFast(s: TcpSession): void {
+    const f = this.#fast;
+    if (f === null || s.fastBase === null) return;
+    f.fold(s.natPort, s.fastBase, s);
+    const seen = f.lastSeen(s.natPort);
+    if (seen > s.lastSeen) s.lastSeen = seen;
+  }
 
   /** Binds the kernel listeners on the TUN addresses (after the TUN is up). */
   async listen(tunAddr4: Uint8Array | null, peerAddr4: Uint8Array | null, tunAddr6: Uint8Array | null, peerAddr6: Uint8Array | null, host4: string, host6: string): Promise<void> {
@@ -126,7 +161,7 @@ export class TcpForwarder {
     s.packetsOut++;
     s.bytesOut += info.length;
     rewriteTuple(buf, info, ep.peerAddr, s.natPort, ep.tunAddr, ep.port, this.#partial(buf));
-    this.#ctx.write(buf);
+    this.#ctx.write(buf, s.natPort);
   }
 
   #fromListener(buf: Buffer, info: PacketInfo, ep: Endpoint): void {
@@ -139,7 +174,7 @@ export class TcpForwarder {
     s.packetsIn++;
     s.bytesIn += info.length;
     rewriteTuple(buf, info, s.dst, s.dstPort, s.src, s.srcPort, this.#partial(buf));
-    this.#ctx.write(buf);
+    this.#ctx.write(buf, s.natPort);
   }
 
   /** True when the packet's virtio-net header says its checksum is partial (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
@@ -339,7 +374,8 @@ export class TcpForwarder {
     if (this.#held.parse(syn, this.#ctx.headroom, syn.length) !== ParseStatus.OK) { s.outbound?.destroy(); return; }
     // From now on the app's packets are rewritten to the listener; its SYN goes first.
     rewriteTuple(syn, this.#held, ep.peerAddr, s.natPort, ep.tunAddr, ep.port, this.#partial(syn));
-    this.#ctx.write(syn);
+    this.#publish(s);
+    this.#ctx.write(syn, s.natPort);
   }
 
   #onAccept(sock: net.Socket): void {
@@ -405,7 +441,8 @@ export class TcpForwarder {
     s.heldSyn = null;
     if (this.#held.parse(syn, this.#ctx.headroom, syn.length) !== ParseStatus.OK) { this.#markClosed(s, 'error'); return; }
     rewriteTuple(syn, this.#held, ep.peerAddr, s.natPort, ep.tunAddr, ep.port, this.#partial(syn));
-    this.#ctx.write(syn);
+    this.#publish(s);
+    this.#ctx.write(syn, s.natPort);
   }
 
   /** Reads the app's first bytes until a sniffer decides (or the time or size cap), then routes. */
@@ -476,6 +513,7 @@ export class TcpForwarder {
 
   #markClosed(s: TcpSession, reason: CloseReason): void {
     if (s.state === SessionState.CLOSED) return;
+    this.#foldFast(s);
     s.state = SessionState.CLOSED;
     s.closedAt = this.#ctx.now;
     this.#ctx.closed(s, reason);
@@ -483,6 +521,11 @@ export class TcpForwarder {
 
   /** Forgets a closed session: out of the flow table, NAT port back to the pool. */
   #finish(s: TcpSession): void {
+    if (s.fastBase !== null) {
+      this.#foldFast(s);
+      this.#fast?.unpublish(s.natPort);
+      s.fastBase = null;
+    }
     this.#ctx.flows.remove(s);
     this.#nat.release(s.natPort, s, this.#ctx.now);
   }
@@ -510,6 +553,7 @@ export class TcpForwarder {
   /** Periodic housekeeping for one of our sessions: a closed one past its linger is dropped. */
   expire(x: Session, now: number): void {
     const s = x as TcpSession;
+    if (s.fastBase !== null) this.#foldFast(s);
     if (s.state === SessionState.CLOSED && now - s.closedAt > LINGER_MS) this.#finish(s);
   }
 

@@ -22,7 +22,7 @@ export interface Config {
   /** The control API's local socket and the group whose members may use it (with root). */
   control: { socket: string; group: string };
   /** How the engine moves relayed TCP bytes: 'auto' (splice(2) where the OS has it, else JavaScript), 'js', 'splice'. */
-  engine: { relay: 'auto' | 'js' | 'splice'; attribution: boolean };
+  engine: { relay: 'auto' | 'js' | 'splice'; attribution: boolean; queues: 'auto' | number };
   /** Upstream proxies rules can name. */
   upstreams: UpstreamSpec[];
   /** Ordered rules (first match wins) as written, and the action when none matches. */
@@ -57,7 +57,7 @@ const DEFAULTS: Config = {
   timeouts: { tcpConnectMs: 10_000, udpIdleMs: 60_000, dnsIdleMs: 10_000, icmpIdleMs: 30_000, sniffMs: 300 },
   log: { level: 'info' },
   control: { socket: '/run/switchyard/control.sock', group: 'switchyard' },
-  engine: { relay: 'auto', attribution: true },
+  engine: { relay: 'auto', attribution: true, queues: 'auto' },
   upstreams: [],
   rules: [],
   defaultAction: { type: 'direct' },
@@ -199,6 +199,7 @@ const schema = z.strictObject({
   engine: z.strictObject({
     relay: z.enum(['auto', 'js', 'splice']).default(DEFAULTS.engine.relay),
     attribution: z.boolean().default(DEFAULTS.engine.attribution),
+    queues: z.union([z.literal('auto'), z.number().int().min(1).max(8)], { error: 'must be auto or a whole number from 1 to 8' }).default(DEFAULTS.engine.queues),
   }).prefault({}),
   upstreams: z.array(upstreamSchema()).superRefine((list, ctx) => {
     const first = new Map<string, number>();
@@ -421,6 +422,7 @@ control:
 engine:
   relay: auto                  # relayed TCP bytes: auto (splice(2) on Linux, else JavaScript), js or splice
   attribution: true            # look up the process of each new local flow (false: apps show as unknown)
+  queues: auto                 # TUN queues (Linux): auto = one per CPU core, up to 4; 1 = one thread does all packet I/O
 
 domains:
   dnsSnoop: true               # read DNS answers passing through into an address→name map (domain rules, the UI)

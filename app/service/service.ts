@@ -9,6 +9,7 @@
 // Routes go last on start and first on stop, so traffic only enters the TUN while the engine is
 // there to forward it. Every OS change is journalled before it is made (RoutingManager), so a crash
 // or kill -9 is undone by `switchyard cleanup` or by the next start.
+import { availableParallelism } from 'node:os';
 import type { Config } from './config.js';
 import type { Logger } from '../log.js';
 import type { EgressInfo, NetworkInfo, NetworkMonitor, RoutingManager, RoutingState } from '../os/routing.js';
@@ -86,7 +87,7 @@ export async function startService(config: Config, log: Logger, options: Service
   let router: FlowRouter;
   let deviceNames: DeviceNames;
   try {
-    tun = await createTunFactory({ log }).open({ name: config.tun.name, mtu: config.tun.mtu, addresses: [config.tun.address4, config.tun.address6], offload: config.tun.offload });
+    tun = await createTunFactory({ log }).open({ name: config.tun.name, mtu: config.tun.mtu, addresses: [config.tun.address4, config.tun.address6], offload: config.tun.offload, queues: tunQueues(config.engine.queues) });
     const icmp = await createIcmpEchoFactory().catch((err: Error) => {
       log.warn('icmp: echo forwarding unavailable', { error: err.message });
       return null;
@@ -126,7 +127,7 @@ export async function startService(config: Config, log: Logger, options: Service
     await running.stop(`the control API could not start: ${(err as Error).message}`);
     throw err;
   }
-  log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, relay: engine.tcp.relayKind, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none', rules: config.rules.length, upstreams: config.upstreams.length, gateway: config.gateway.enabled ? config.gateway.interfaces.join(',') : 'off' });
+  log.info('service ready', { tun: tun.name, mtu: tun.mtu, offload: tun.offload, relay: engine.tcp.relayKind, queues: engine.queues, egress: egress.interface, include: config.route.include.join(','), exclude: config.route.exclude.join(',') || 'none', rules: config.rules.length, upstreams: config.upstreams.length, gateway: config.gateway.enabled ? config.gateway.interfaces.join(',') : 'off' });
   return running;
 }
 
@@ -367,6 +368,11 @@ class Service implements RunningService {
 }
 
 /** Withdraws routes, stops the engine, closes the TUN; logs and continues past each failure. */
+/** TUN queues for `engine.queues`: 'auto' is one per core (each extra queue is a worker thread), at most 4. */
+export function tunQueues(setting: 'auto' | number): number {
+  return setting === 'auto' ? Math.max(1, Math.min(4, availableParallelism())) : setting;
+}
+
 async function undo(routing: RoutingManager, engine: Engine | null, tun: TunDevice | null, log: Logger): Promise<void> {
   await routing.teardown().catch((err: Error) => log.error('could not restore routing; run `switchyard cleanup`', { error: err.message }));
   await engine?.stop().catch((err: Error) => log.error('engine stop failed', { error: err.message }));

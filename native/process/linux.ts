@@ -31,7 +31,7 @@ const ALL_STATES = 0xffffffff;
 const TCP_TIME_WAIT = 6;
 const MAX_CACHED_INODES = 65_536;
 const MAX_RECENT_OWNERS = 16;
-/** Per recent owner, the fd numbers its sockets were last found at (most recent first). */
+/** Per recent owner, the fd numbers its sockets were last found at (least recently found first). */
 const MAX_HOT_FDS = 24;
 /** Cached processes that keep their /proc/PID/stat open (the most recently resolved ones). */
 const MAX_STAT_FDS = 64;
@@ -273,18 +273,19 @@ export class LinuxProcessResolver implements ProcessResolver {
   #hot(pid: number, fd: string): void {
     const list = this.#hotFds.get(pid);
     if (list === undefined) { this.#hotFds.set(pid, [fd]); return; }
-    if (list[0] === fd) return;
+    if (list[list.length - 1] === fd) return;
     const at = list.indexOf(fd);
     if (at >= 0) list.splice(at, 1);
-    else if (list.length >= MAX_HOT_FDS) list.pop();
-    list.unshift(fd);
+    else if (list.length >= MAX_HOT_FDS) list.shift();
+    list.push(fd);
   }
 
   /**
    * Reads only the fds where `pid`'s recent sockets were found. A process that opens and closes
    * connections gets the lowest free fd number each time, so its new socket usually sits at one of
-   * them: one or a few readlinks instead of all of its fds. Measured (8 parallel connect/close loops
-   * through the service): see the commit.
+   * them: one or a few readlinks instead of all of its fds. The fd found longest ago is tried first:
+   * its connection is the likeliest to have ended and left its number free (8 loops of connect,
+   * look up, close: 2.5 fd reads per lookup oldest-first against 6.2 newest-first).
    */
   #probeHot(pid: number, inode: number): boolean {
     const list = this.#hotFds.get(pid);

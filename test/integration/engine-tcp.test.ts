@@ -130,5 +130,20 @@ for (const { mode, label, service, expectLog } of RUNS) {
         expect(ev.how, t.why(ev)).toBe('ECONNRESET');
         expect(ev.bytes, t.why(ev)).toBe('hello, I will reset'.length);
       });
+
+    // Last: stops the service. With two queues the worker thread must have forwarded established
+    // sessions' packets itself (not handed everything to the engine), lost none on the way to the
+    // engine and failed no write — proof that the fast path carried the traffic above.
+    it.runIf(mode === 'switchyard' && String(expectLog).includes('queues=2'))('the TUN queue worker forwarded established TCP itself, losing nothing (its counts at stop)', async () => {
+      const r = await t.svc!.stop('SIGTERM', 10_000);
+      expect(r.code, t.why()).toBe(0);
+      const line = t.svc!.log.split('\n').find((l) => l.includes('engine stopped')) ?? '';
+      const num = (k: string) => Number(new RegExp(`${k}=(\\d+)`).exec(line)?.[1] ?? NaN);
+      expect(line, t.why()).toMatch(/packetPath="2 queues/);
+      expect(num('workerForwarded'), t.why(line)).toBeGreaterThan(10_000);
+      expect(num('workerHandedToEngine'), t.why(line)).toBeGreaterThan(0);
+      expect(num('workerHandoffDrops'), t.why(line)).toBe(0);
+      expect(num('workerWriteErrors'), t.why(line)).toBe(0);
+    }, 30_000);
   });
 }

@@ -5,6 +5,7 @@ import type { TunDevice } from '../../app/os/tun.js';
 export class FakeTun implements TunDevice {
   readonly name = 'fake0';
   readonly mtu = 1500;
+  readonly queues = 1;
   readonly offload: string;
   constructor(readonly headroom = 0) { this.offload = headroom ? 'fake-vnet' : 'none'; }
   readonly written: Buffer[] = [];

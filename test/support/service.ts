@@ -238,11 +238,12 @@ export async function startTrafficLab(mode: 'kernel' | 'switchyard', opts: { ngi
 }
 
 /**
- * The engine's modes every traffic test runs in: the fast one (offloads, splice relay — what `auto`
- * picks on Linux) and the fallback (plain packets, JavaScript relay — what other kernels and OSes get).
+ * The engine's modes every traffic test runs in: the fast one (offloads, splice relay, a second TUN
+ * queue with its worker thread — what `auto` picks on a multi-core Linux) and the fallback (plain
+ * packets, JavaScript relay, one queue — what other kernels and OSes get).
  * `expect` is the log line fragment that proves the mode really ran.
  */
 export const ENGINE_MODES = [
-  { name: 'fast mode: offloads + splice relay', service: { engine: { relay: 'splice' } }, expect: /offload="csum\+tso4\+tso6" relay="splice"/ },
-  { name: 'fallback mode: no offloads + JS relay', service: { tun: { name: 'sy0', mtu: 1500, offload: 'off' }, engine: { relay: 'js' } }, expect: /offload="none" relay="js"/ },
+  { name: 'fast mode: offloads + splice relay + 2 TUN queues', service: { engine: { relay: 'splice', queues: 2 } }, expect: /offload="csum\+tso4\+tso6" relay="splice" queues=2/ },
+  { name: 'fallback mode: no offloads + JS relay + 1 queue', service: { tun: { name: 'sy0', mtu: 1500, offload: 'off' }, engine: { relay: 'js', queues: 1 } }, expect: /offload="none" relay="js" queues=1/ },
 ] as const;

@@ -15,7 +15,7 @@ const DEFAULTS: Config = {
   timeouts: { tcpConnectMs: 10000, udpIdleMs: 60000, dnsIdleMs: 10000, icmpIdleMs: 30000, sniffMs: 300 },
   log: { level: 'info' },
   control: { socket: '/run/switchyard/control.sock', group: 'switchyard' },
-  engine: { relay: 'auto', attribution: true },
+  engine: { relay: 'auto', attribution: true, queues: 'auto' },
   upstreams: [],
   rules: [],
   defaultAction: { type: 'direct' },
