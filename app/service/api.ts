@@ -11,7 +11,7 @@ import type { Session } from '../flow/session.js';
 import { SESSION_STATE_NAMES } from '../flow/session.js';
 import { protocolName, toWire } from '../engine/session-view.js';
 import type { ControlHandlers } from '../control/server.js';
-import { querySessions } from '../control/session-query.js';
+import { querySessionsOf, type DirectKeys } from '../control/session-query.js';
 import { ProtocolError, type AppSummary, type DeviceSummary, type Session as WireSession, type Status, type Tick, type UsageBucket } from '../protocol/index.js';
 import { appIdentity, deviceIdentity, localDevice, StatsAggregator, type AggregateSnapshot, type AppIdentity, type DeviceIdentity, type SessionCounters } from '../stats/aggregator.js';
 import type { UsageHistory } from '../stats/history.js';
@@ -144,7 +144,7 @@ export class ServiceApi {
         await view.setRouting(enabled);
         return { routing: view.routingEnabled };
       },
-      'sessions.list': (p) => querySessions(this.#wireSessions(), p),
+      'sessions.list': (p) => querySessionsOf(view.engine.flows.values(), p, toWire, ENGINE_SESSION_KEYS),
       'sessions.close': ({ id }) => {
         if (!view.engine.closeSession(id)) throw new ProtocolError('SESSION_NOT_FOUND', `no live session with id ${id}`, { id });
         return { id, closed: true as const };
@@ -219,10 +219,6 @@ export class ServiceApi {
     };
   }
 
-  *#wireSessions(): Iterable<WireSession> {
-    for (const s of this.#view.engine.flows.values()) yield toWire(s);
-  }
-
   #apps(): AppSummary[] {
     // Users and pids per app from the live sessions (requests only; bounded lists).
     const extra = new Map<string, { users: Set<string>; pids: Set<number> }>();
@@ -282,3 +278,15 @@ function toDeviceSummary(a: AggregateSnapshot): DeviceSummary {
     ...(!d.local && d.name !== d.address && d.name !== d.hostname ? { name: d.name } : {}),
   };
 }
+
+/** `sessions.list` sort keys read straight off engine sessions (no wire form per session per call). */
+const ENGINE_SESSION_KEYS: DirectKeys<Session> = {
+  id: (s) => s.id,
+  startedAt: (s) => s.startedAt,
+  lastSeen: (s) => s.lastSeen,
+  bytes: (s) => s.bytesIn + s.bytesOut,
+  bytesIn: (s) => s.bytesIn,
+  bytesOut: (s) => s.bytesOut,
+  packetsIn: (s) => s.packetsIn,
+  packetsOut: (s) => s.packetsOut,
+};

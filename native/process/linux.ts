@@ -32,7 +32,7 @@ const TCP_TIME_WAIT = 6;
 const MAX_CACHED_INODES = 65_536;
 const MAX_RECENT_OWNERS = 16;
 /** Per recent owner, the fd numbers its sockets were last found at (least recently found first). */
-const MAX_HOT_FDS = 24;
+const MAX_HOT_FDS = 64;
 /** Cached processes that keep their /proc/PID/stat open (the most recently resolved ones). */
 const MAX_STAT_FDS = 64;
 const ONE_BYTE = Buffer.alloc(1);

@@ -42,6 +42,8 @@ const UDP_MAX_LOSS = Number(process.env.BENCH_UDP_LOSS ?? 0.1);
 const TUN_MTU = Number(process.env.BENCH_TUN_MTU ?? 1500);
 const ONLY = process.env.BENCH_ONLY;
 const TARGET = ADDR.offlink4;
+/** Concurrent connect loops of the connection-rate step (BENCH_CPS_LOOPS, default 8). */
+const CPS_LOOPS = Number(process.env.BENCH_CPS_LOOPS ?? 8);
 
 interface Figures {
   tcp1Up: number; tcp1Down: number; tcp4Up: number; tcp4Down: number;
@@ -113,7 +115,7 @@ async function measure(name: string, client: string, peers: PeerSet, pin: (cpus:
   }
   if (!SKIP.has('cps')) {
     log(`${name}: new TCP connections per second (connect, 64 B each way, close; 8 at a time)`);
-    const cps = await peers.client<{ perSec: number; errors: number; done: number }>(client, ['cps', TARGET, KIT_PORTS.once, 3, 8], 30_000);
+    const cps = await peers.client<{ perSec: number; errors: number; done: number }>(client, ['cps', TARGET, KIT_PORTS.once, 3, CPS_LOOPS], 30_000);
     if (!cps.done) throw new Error(`cps failed: ${JSON.stringify(cps)}`);
     f.cps = cps.perSec; f.cpsErrors = cps.errors;
   }

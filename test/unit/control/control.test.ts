@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideAccess, groupId, parseGroupFile, parsePasswdFile, parseProcStatus, peerFacts, type AccessPolicy } from '../../../app/control/access.js';
 import { LineSplitter } from '../../../app/control/framing.js';
-import { querySessions } from '../../../app/control/session-query.js';
+import { querySessions, querySessionsOf } from '../../../app/control/session-query.js';
 import { pipePath } from '../../../app/control/pipe-transport.js';
 import { connectError } from '../../../app/control/client.js';
 import { METHODS } from '../../../app/protocol/index.js';
@@ -109,6 +109,28 @@ describe('querySessions', () => {
 
   it('reports the total before paging', () => {
     expect(querySessions(all, METHODS['sessions.list'].params.parse({ limit: 1, offset: 1 }))).toMatchObject({ total: 4, offset: 1 });
+  });
+
+  it('querySessionsOf (items converted only for the page) answers exactly as querySessions', () => {
+    // Items that are not wire sessions: the conversion counts how often it runs.
+    const many = Array.from({ length: 60 }, (_, i) => session(i + 1, { bytesIn: (i * 37) % 11, bytesOut: i % 3, lastSeen: 1000 + (i % 7), state: i % 4 === 0 ? 'connecting' : 'established' }));
+    const items = many.map((w) => ({ w }));
+    let converted = 0;
+    const wire = (x: { w: (typeof many)[number] }) => { converted++; return x.w; };
+    const direct = { id: (x: { w: (typeof many)[number] }) => x.w.id, bytesIn: (x: { w: (typeof many)[number] }) => x.w.bytesIn, bytes: (x: { w: (typeof many)[number] }) => x.w.bytesIn + x.w.bytesOut, lastSeen: (x: { w: (typeof many)[number] }) => x.w.lastSeen };
+    const cases: object[] = [
+      {}, { sort: { field: 'bytesIn', order: 'desc' } }, { sort: { field: 'bytes' }, offset: 7, limit: 9 },
+      { sort: { field: 'lastSeen', order: 'desc' }, limit: 5 }, { sort: { field: 'app' } }, { filter: { state: 'connecting' }, sort: { field: 'bytesIn' } },
+      { offset: 100 },
+    ];
+    for (const c of cases) {
+      const params = METHODS['sessions.list'].params.parse(c);
+      converted = 0;
+      const got = querySessionsOf(items, params, wire, direct);
+      expect(got, JSON.stringify(c)).toEqual(querySessions(many, params));
+      const pageOnly = !('filter' in c) && !JSON.stringify(c).includes('"app"');
+      if (pageOnly) expect(converted, JSON.stringify(c)).toBe(got.sessions.length);
+    }
   });
 });
 
