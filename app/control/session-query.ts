@@ -30,15 +30,23 @@ function searchText(s: Session): string {
   return `${ep(s.src, s.srcPort)}\n${ep(s.dst, s.dstPort)}\n${s.src}\n${s.dst}\n${s.srcPort}\n${s.dstPort}\n${app}\n${s.domain ?? ''}\n${s.device.hostname ?? ''}`;
 }
 
+/** The numeric fields an engine session and a wire Session both have, under the same names. */
+interface Counted { id: number; startedAt: number; lastSeen: number; bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }
+
+/** Sort keys on those fields: the same for wire Sessions and for the engine's own (querySessionsOf). */
+export const COUNTED_KEYS = {
+  id: (s: Counted) => s.id,
+  startedAt: (s: Counted) => s.startedAt,
+  lastSeen: (s: Counted) => s.lastSeen,
+  bytes: (s: Counted) => s.bytesIn + s.bytesOut,
+  bytesIn: (s: Counted) => s.bytesIn,
+  bytesOut: (s: Counted) => s.bytesOut,
+  packetsIn: (s: Counted) => s.packetsIn,
+  packetsOut: (s: Counted) => s.packetsOut,
+} satisfies Partial<Record<SortField, (s: Counted) => number>>;
+
 const KEYS: Record<SortField, (s: Session) => number | string> = {
-  id: (s) => s.id,
-  startedAt: (s) => s.startedAt,
-  lastSeen: (s) => s.lastSeen,
-  bytes: (s) => s.bytesIn + s.bytesOut,
-  bytesIn: (s) => s.bytesIn,
-  bytesOut: (s) => s.bytesOut,
-  packetsIn: (s) => s.packetsIn,
-  packetsOut: (s) => s.packetsOut,
+  ...COUNTED_KEYS,
   protocol: (s) => s.protocol,
   state: (s) => s.state,
   app: (s) => (s.app.kind === 'process' ? s.app.name.toLowerCase() : '\uffff'), // unknown sorts last

@@ -11,7 +11,7 @@ import type { Session } from '../flow/session.js';
 import { SESSION_STATE_NAMES } from '../flow/session.js';
 import { protocolName, toWire } from '../engine/session-view.js';
 import type { ControlHandlers } from '../control/server.js';
-import { querySessionsOf, type DirectKeys } from '../control/session-query.js';
+import { COUNTED_KEYS, querySessionsOf } from '../control/session-query.js';
 import { ProtocolError, type AppSummary, type DeviceSummary, type Session as WireSession, type Status, type Tick, type UsageBucket } from '../protocol/index.js';
 import { appIdentity, deviceIdentity, localDevice, StatsAggregator, type AggregateSnapshot, type AppIdentity, type DeviceIdentity, type SessionCounters } from '../stats/aggregator.js';
 import type { UsageHistory } from '../stats/history.js';
@@ -144,7 +144,7 @@ export class ServiceApi {
         await view.setRouting(enabled);
         return { routing: view.routingEnabled };
       },
-      'sessions.list': (p) => querySessionsOf(view.engine.flows.values(), p, toWire, ENGINE_SESSION_KEYS),
+      'sessions.list': (p) => querySessionsOf(view.engine.flows.values(), p, toWire, COUNTED_KEYS),
       'sessions.close': ({ id }) => {
         if (!view.engine.closeSession(id)) throw new ProtocolError('SESSION_NOT_FOUND', `no live session with id ${id}`, { id });
         return { id, closed: true as const };
@@ -279,14 +279,3 @@ function toDeviceSummary(a: AggregateSnapshot): DeviceSummary {
   };
 }
 
-/** `sessions.list` sort keys read straight off engine sessions (no wire form per session per call). */
-const ENGINE_SESSION_KEYS: DirectKeys<Session> = {
-  id: (s) => s.id,
-  startedAt: (s) => s.startedAt,
-  lastSeen: (s) => s.lastSeen,
-  bytes: (s) => s.bytesIn + s.bytesOut,
-  bytesIn: (s) => s.bytesIn,
-  bytesOut: (s) => s.bytesOut,
-  packetsIn: (s) => s.packetsIn,
-  packetsOut: (s) => s.packetsOut,
-};
