@@ -199,7 +199,11 @@ const schema = z.strictObject({
   engine: z.strictObject({
     relay: z.enum(['auto', 'js', 'splice']).default(DEFAULTS.engine.relay),
     attribution: z.boolean().default(DEFAULTS.engine.attribution),
-    queues: z.union([z.literal('auto'), z.number().int().min(1).max(8)], { error: 'must be auto or a whole number from 1 to 8' }).default(DEFAULTS.engine.queues),
+    queues: z.custom<'auto' | number>((v) => v === 'auto' || typeof v === 'number', { error: (i) => `${show(i.input)} is not auto or a number of queues (1..8)` }).superRefine((v, ctx) => {
+      if (v === 'auto') return;
+      if (!Number.isInteger(v)) fail(ctx, `${show(v)} is not a whole number (auto, or 1..8)`);
+      else if (v < 1 || v > 8) fail(ctx, `${v} is out of range 1..8 (or auto)`);
+    }).default(DEFAULTS.engine.queues),
   }).prefault({}),
   upstreams: z.array(upstreamSchema()).superRefine((list, ctx) => {
     const first = new Map<string, number>();

@@ -69,6 +69,8 @@ describe('parseConfig accepts', () => {
     ['control: { socket: /tmp/sy.sock, group: users }', (c: Config) => c.control, { socket: '/tmp/sy.sock', group: 'users' }],
     ['control: { group: nogroup }', (c: Config) => c.control, { socket: '/run/switchyard/control.sock', group: 'nogroup' }],
     ['tun: { address4: "10.255.0.2/24", address6: "fd01::2/64" }', (c: Config) => [c.tun.address4, c.tun.address6], ['10.255.0.2/24', 'fd01::2/64']],
+    ['engine: { queues: 3 }', (c: Config) => c.engine.queues, 3],
+    ['engine: { queues: auto }', (c: Config) => c.engine.queues, 'auto'],
   ])('%s', (text, pick, expected) => {
     expect(pick(parseConfig(text))).toEqual(expected);
   });
@@ -81,6 +83,11 @@ describe('parseConfig rejects, naming the key and the value', () => {
     ['tun: { nmae: x }', 'tun.nmae: unknown key "nmae" (did you mean "name"?)'],
     ['tun: { adress6: "fd00::1/64" }', 'tun.adress6: unknown key "adress6" (did you mean "address6"?)'],
     ['zebra: 1', 'zebra: unknown key "zebra" (expected one of: tun, route, egress, stateDir, limits, timeouts, log, control, engine, upstreams, rules, defaultAction, domains, gateway, devices, ui)'],
+    // engine
+    ['engine: { queues: 0 }', 'engine.queues: 0 is out of range 1..8 (or auto)'],
+    ['engine: { queues: 9 }', 'engine.queues: 9 is out of range 1..8 (or auto)'],
+    ['engine: { queues: 1.5 }', 'engine.queues: 1.5 is not a whole number (auto, or 1..8)'],
+    ['engine: { queues: many }', 'engine.queues: "many" is not auto or a number of queues (1..8)'],
     // tun
     ['tun: { mtu: 70000 }', 'tun.mtu: 70000 is out of range 1280..65521'],
     ['tun: { mtu: 576 }', 'tun.mtu: 576 is out of range 1280..65521'],
