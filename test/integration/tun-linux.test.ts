@@ -85,6 +85,27 @@ describe('LinuxTunDevice in a network namespace', () => {
     expect(await netState(ns)).toBe(before);
   });
 
+  it('multi-queue: a queue worker starts on its own queue, packets written through either queue are answered and every reply reaches the engine (forwarded or handed off), and close stops it and removes the device', async () => {
+    const r = await lab.exec(ns, process.execPath, [fixture, 'queues', JSON.stringify({ ...opts, queues: 2 })], { timeoutMs: 30_000 });
+    const out = lines(r.stdout);
+    expect(out.find((l) => l.event === 'open'), r.stderr).toMatchObject({ queues: 2 });
+    const workers = out.find((l) => l.event === 'workers')!;
+    expect(workers.active, r.stderr).toBe(1);
+    expect(workers.detail).toMatch(/multi_queue/);
+    expect(workers.detail).toMatch(/numqueues 2/);
+    const echo = out.find((l) => l.event === 'echo')!;
+    expect(echo.writes).toEqual(Array(40).fill(true));
+    // No session is published: the worker forwards nothing itself and hands every reply to the engine.
+    expect(echo.seqs).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    // The replies to what went through queue 1 came back on queue 1: read by the worker, handed off.
+    expect(echo.workerRead).toBeGreaterThanOrEqual(20);
+    expect(echo.handedOff).toBe(echo.workerRead);
+    expect(out.find((l) => l.event === 'closed')).toMatchObject({ active: 0 });
+    expect(out.filter((l) => l.event === 'log'), r.stdout).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(await netState(ns)).toBe(before);
+  });
+
   it('moves packets at a useful rate (logged; a sanity floor only)', async () => {
     const r = await lab.exec(ns, process.execPath, [fixture, 'bench', JSON.stringify({ ...opts, mtu: 1500, payload: 1400, ms: 1500 })], { timeoutMs: 20_000 });
     const bench = lines(r.stdout).find((l) => l.event === 'bench')!;
