@@ -106,6 +106,20 @@ describe('LinuxTunDevice in a network namespace', () => {
     expect(await netState(ns)).toBe(before);
   });
 
+  it('multi-queue refused (a single-queue device of that name exists): one queue, said in the log, and the device works as before', async () => {
+    await lab.exec(ns, 'ip', ['tuntap', 'add', 'dev', 'sy9', 'mode', 'tun']);
+    try {
+      const r = await lab.exec(ns, process.execPath, [fixture, 'open', JSON.stringify({ ...opts, name: 'sy9', queues: 2 })], { timeoutMs: 20_000 });
+      const out = lines(r.stdout);
+      expect(out.find((l) => l.event === 'log' && l.level === 'warn')?.m, r.stdout).toMatch(/multi-queue refused by the kernel; running one queue/);
+      expect(out.find((l) => l.event === 'open'), r.stderr).toMatchObject({ name: 'sy9', queues: 1 });
+      expect(r.code).toBe(0);
+    } finally {
+      await lab.exec(ns, 'ip', ['tuntap', 'del', 'dev', 'sy9', 'mode', 'tun']);
+    }
+    expect(await netState(ns)).toBe(before);
+  });
+
   it('moves packets at a useful rate (logged; a sanity floor only)', async () => {
     const r = await lab.exec(ns, process.execPath, [fixture, 'bench', JSON.stringify({ ...opts, mtu: 1500, payload: 1400, ms: 1500 })], { timeoutMs: 20_000 });
     const bench = lines(r.stdout).find((l) => l.event === 'bench')!;
