@@ -10,8 +10,9 @@
 //
 // Offloads (measured, ARCHITECTURE.md: ~10x fewer packets per byte): IFF_VNET_HDR + TUNSETVNETHDRSZ
 // (10) + TUNSETOFFLOAD (CSUM|TSO4|TSO6). Every read and write then starts with a virtio_net_hdr and
-// TCP arrives as GSO super-packets of up to ~64 KiB. GSO size is capped (gso_max_size) so a
-// super-packet plus its header fits the 64 KiB stream read. UDP segmentation offload (USO) is not
+// TCP arrives as GSO super-packets of up to 64 KiB. Every read lands in a buffer of READ_BUFFER
+// bytes (a super-packet plus its header and slack: libuv reads as much as the user buffer holds).
+// UDP segmentation offload (USO) is not
 // requested: the engine would have to split UDP super-packets itself. If the kernel refuses, the
 // device runs without offloads and says so in the log.
 import { execFile } from 'node:child_process';
@@ -53,7 +54,7 @@ export interface TunStats {
 }
 
 const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
-/** Stream reads are capped at 64 KiB: a longer TUN read would be silently cut (TOOLCHAIN.md). */
+/** The IPv4/IPv6 packet length field's limit (a read of MTU + header fits READ_BUFFER). */
 const MAX_MTU = 65535;
 const MIN_MTU = 68;
 /** libuv error codes (negative errno on Linux; EOF is libuv's own). */
@@ -130,8 +131,17 @@ const EINVAL_ERRNO = 22;
  */
 const TX_QUEUE_LEN = 5000;
 
-/** The largest GSO super-packet we let the kernel build: it plus the virtio header fits a 64 KiB read. */
-const GSO_MAX_SIZE = 65536 - 512;
+/**
+ * The largest GSO super-packet the kernel may hand us: the legacy maximum, as every other device
+ * has. It was 65024 (so that packet + header fit a 64 KiB read) until the gateway bench showed what
+ * that cost: the kernel segments in software every forwarded aggregate at or over a device's
+ * gso_max_size, and a LAN NIC's GRO (or a veth's TSO) builds them up to 64 KiB — so LAN devices'
+ * uploads reached the TUN as 1,500-byte packets (gateway upload 2.55 Gbit/s = 0.19× of kernel
+ * forwarding; see the commit for after). Reads now use READ_BUFFER-sized buffers.
+ */
+const GSO_MAX_SIZE = 65536;
+/** Bytes of every TUN read buffer: the largest super-packet (65535) + virtio-net header + slack. */
+export const READ_BUFFER = 65536 + 1024;
 
 /** Creates Linux TUN devices: TUNSETIFF, then MTU, addresses and link up through iproute2. */
 export class LinuxTunFactory implements TunFactory {
@@ -291,7 +301,7 @@ export class LinuxTunDevice implements TunDevice {
     this.#log = log;
     this.#maxExtra = ifr === null ? 0 : extraQueues;
     this.#ifr = ifr === null ? null : Buffer.from(ifr);
-    this.#readers = [{ handle, buffer: Buffer.allocUnsafe(65536), paused: false }];
+    this.#readers = [{ handle, buffer: Buffer.allocUnsafe(READ_BUFFER), paused: false }];
     this.#spareReq = this.#newReq();
   }
 
@@ -325,7 +335,7 @@ export class LinuxTunDevice implements TunDevice {
       throw new Error(`tun ${this.name}: cannot attach a libuv pipe to the handoff socket: uv error ${err}`);
     }
     this.#handoffFd = pair[1]!; // the read end belongs to the libuv handle now
-    this.#readers.push({ handle: handoff, buffer: Buffer.allocUnsafe(65536), paused: false });
+    this.#readers.push({ handle: handoff, buffer: Buffer.allocUnsafe(READ_BUFFER), paused: false });
     this.#memory = memory;
     this.#scaleTimer = setInterval(() => this.#scaleTick(), SCALE_TICK_MS);
     this.#scaleTimer.unref();
@@ -441,7 +451,7 @@ export class LinuxTunDevice implements TunDevice {
   #startReader(reader: Reader, onPacket: (packet: Buffer) => void): void {
     const { state, kReadBytesOrError, kArrayBufferOffset } = this.#io;
     const stats = this.#stats;
-    // Reads land in one reused buffer (a GSO super-packet plus its virtio header fits in 64 KiB):
+    // Reads land in one reused buffer (a GSO super-packet plus its virtio header fits READ_BUFFER):
     // no 64 KiB allocation per read. Measured with offloads, one TCP stream: the per-read
     // ArrayBuffers cost ~11 % of the main thread in garbage collection.
     const rbuf = reader.buffer;

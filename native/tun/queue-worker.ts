@@ -28,7 +28,8 @@ export type QueueWorkerEvent = { op: 'ready' } | { op: 'fatal'; message: string 
 const WAIT_MS = 250;
 /** Packets read per wake-up before checking the stop flag again. */
 const BURST = 512;
-const MAX_PACKET = 65536;
+/** As linux.ts READ_BUFFER: the largest super-packet + virtio-net header + slack. */
+const MAX_PACKET = 65536 + 1024;
 const EBADFD = 77;
 
 const data = workerData as QueueWorkerData;
