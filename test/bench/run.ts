@@ -10,7 +10,7 @@
 //
 // Environment: BENCH_SECONDS (per TCP/UDP measurement, default 4), BENCH_UDP_LOSS (max loss % for the
 // UDP search, default 0.1), BENCH_TUN_MTU (default 1500), BENCH_ONLY=kernel|switchyard, BENCH_JSON=FILE,
-// BENCH_RELAY=auto|js|splice (the service's engine.relay), BENCH_QUEUES=N (engine.queues), BENCH_SERVICE_LOG=FILE (the service's log, written at the end), BENCH_SKIP=comma list of steps to skip
+// BENCH_RELAY=auto|js|splice (the service's engine.relay), BENCH_QUEUES=N (engine.queues), BENCH_ATTRIBUTION=off, BENCH_SERVICE_LOG=FILE (the service's log, written at the end), BENCH_SKIP=comma list of steps to skip
 // (tcp,udp,rr,cps,scale,verdict,socks,gateway,ui).
 //
 // Issue 5 adds the Sessions view's frame times in Chromium with 10,000 live sessions ticking (all of
@@ -152,7 +152,7 @@ async function switchyardRun(f: Partial<Figures>): Promise<void> {
     upstreams: [{ name: 'bench-socks', type: 'socks5', address: ADDR.server4, port: SOCKS_PORT }],
     rules: [{ id: 'sink-via-socks', match: { port: SINK_PORT }, action: { type: 'upstream', upstream: 'bench-socks' } }],
     tun: { name: 'sy0', mtu: TUN_MTU },
-    engine: { relay: process.env.BENCH_RELAY ?? 'auto', queues: process.env.BENCH_QUEUES ? Number(process.env.BENCH_QUEUES) : 'auto' },
+    engine: { relay: process.env.BENCH_RELAY ?? 'auto', queues: process.env.BENCH_QUEUES ? Number(process.env.BENCH_QUEUES) : 'auto', attribution: process.env.BENCH_ATTRIBUTION !== 'off' },
     // Room for the 50,000-session step (UDP sessions from one socket) and time to measure them.
     limits: { maxSessions: 65536, maxUdpSessions: 60000 },
     timeouts: { udpIdleMs: 180000 },
