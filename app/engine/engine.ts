@@ -224,11 +224,14 @@ export class Engine {
       if (!resolver) { s.app = NO_RESOLVER; return; }
       // After this turn's packets and dials: the lookup's synchronous part (a netlink query, a few
       // /proc reads) must not delay the SYN it was triggered by. The app's socket still exists then.
-      s.appReady = new Promise<void>((done) => setImmediate(() => {
-        resolver.resolve({ protocol: protocolName(s.proto), family: s.family, src, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort })
-          .then((a) => { s.app = a; }, (err: Error) => { s.app = { kind: 'unknown', reason: `lookup failed: ${err.message}` }; })
-          .finally(() => { s.attributed = true; done(); });
-      }));
+      // Only a verdict that reads the app waits for it (appReady); otherwise the session joins this
+      // turn's batch — one setImmediate for all, no promise per session.
+      if (this.router.needsApp) {
+        s.appReady = new Promise<void>((done) => setImmediate(() => { this.#lookup(resolver, s).finally(done); }));
+        return;
+      }
+      this.#lookups.push(s);
+      if (this.#lookups.length === 1) setImmediate(this.#runLookups);
     } else {
       s.app = OTHER_DEVICE;
       const names = this.#opts.deviceNames;
@@ -250,6 +253,25 @@ export class Engine {
         if (!d.mac) withMac(n.mac);
       }, () => undefined);
     }
+  }
+
+  /** Sessions whose process lookup starts after this turn (see #attribute). */
+  #lookups: Session[] = [];
+  readonly #runLookups = (): void => {
+    const batch = this.#lookups;
+    this.#lookups = [];
+    const resolver = this.#opts.resolver;
+    for (const s of batch) {
+      if (resolver) void this.#lookup(resolver, s);
+      else s.attributed = true;
+    }
+  };
+
+  /** One session's process lookup; never rejects. */
+  #lookup(resolver: ProcessResolver, s: Session): Promise<void> {
+    return resolver.resolve({ protocol: protocolName(s.proto), family: s.family, src: s.srcText, srcPort: s.srcPort, dst: s.dstText, dstPort: s.dstPort })
+      .then((a) => { s.app = a; }, (err: Error) => { s.app = { kind: 'unknown', reason: `lookup failed: ${err.message}` }; })
+      .finally(() => { s.attributed = true; });
   }
 
   /** True for an address inside the TUN's own IPv4/IPv6 subnet. */
