@@ -36,6 +36,8 @@ export interface Libc {
   /** ioctl with an integer argument (e.g. TUNSETOFFLOAD). */
   ioctlInt(fd: number, request: number, arg: number): number;
   close(fd: number): number;
+  /** readlink(2) into `buf`: the link's length, or -1 (errno) — no exception for a missing link. */
+  readlink(path: string, buf: Buffer, size: number): number;
   /** errno of the last failed call on this thread. */
   errno(): number;
   /** Symbolic name of an errno value ("EPERM"), or "errno N". */
@@ -51,6 +53,7 @@ export function libc(): Libc {
   const open = lib.func('int open(const char *path, int flags)');
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, ...)');
   const close = lib.func('int close(int fd)');
+  const readlink = lib.func('intptr_t readlink(const char *path, void *buf, size_t size)');
   const names = new Map<number, string>();
   for (const [name, value] of Object.entries(koffi.os.errno as Record<string, number>)) if (!names.has(value)) names.set(value, name);
   cached = {
@@ -58,6 +61,7 @@ export function libc(): Libc {
     ioctlPtr: (fd, request, arg) => ioctl(fd, request, 'uint8_t *', arg) as number,
     ioctlInt: (fd, request, arg) => ioctl(fd, request, 'unsigned long', arg) as number,
     close: (fd) => close(fd) as number,
+    readlink: (path, buf, size) => readlink(path, buf, size) as number,
     errno: () => koffi.errno(),
     errnoName: (errno) => names.get(errno) ?? `errno ${errno}`,
   };

@@ -25,6 +25,18 @@ import {
 } from './linux-parse.js';
 import { SockDiagSocket, errnoName } from './linux-netlink.js';
 import { countedLookup } from './counted.js';
+import { libc } from '../libc.js';
+
+const LINK_BUF = Buffer.alloc(256);
+/**
+ * A /proc fd link's text, or null when it is gone. readlink(2) through koffi: fs.readlinkSync throws
+ * for a closed fd, and building that exception (message, stack) cost more than the lookup itself —
+ * the owner search tries recently closed fd numbers first, so misses are common.
+ */
+function fdLink(path: string): string | null {
+  const n = libc().readlink(path, LINK_BUF, LINK_BUF.length);
+  return n <= 0 ? null : LINK_BUF.toString('latin1', 0, n);
+}
 
 const LE = endianness() === 'LE';
 const ALL_STATES = 0xffffffff;
@@ -256,9 +268,8 @@ export class LinuxProcessResolver implements ProcessResolver {
   #checkHint(inode: number): number | null {
     const hint = this.#owners.get(inode);
     if (!hint) return null;
-    try {
-      if (readlinkSync(`${this.#proc}/${hint.pid}/fd/${hint.fd}`) === `socket:[${inode}]`) { this.#touch(hint.pid); this.#hot(hint.pid, hint.fd); return hint.pid; }
-    } catch { /* closed or exited */ }
+    // null when the fd was closed or the process exited
+    if (fdLink(`${this.#proc}/${hint.pid}/fd/${hint.fd}`) === `socket:[${inode}]`) { this.#touch(hint.pid); this.#hot(hint.pid, hint.fd); return hint.pid; }
     this.#owners.delete(inode);
     return null;
   }
@@ -292,8 +303,8 @@ export class LinuxProcessResolver implements ProcessResolver {
     if (list === undefined) return false;
     const want = `socket:[${inode}]`;
     for (const fd of list) {
-      let link: string;
-      try { link = readlinkSync(`${this.#proc}/${pid}/fd/${fd}`); } catch { continue; }
+      const link = fdLink(`${this.#proc}/${pid}/fd/${fd}`);
+      if (link === null) continue;
       this.phases.fdsRead++;
       if (link === want) {
         this.#owners.set(inode, { pid, fd });
@@ -371,8 +382,8 @@ export class LinuxProcessResolver implements ProcessResolver {
     }
     let found = false;
     for (const fd of fds) {
-      let link: string;
-      try { link = readlinkSync(`${this.#proc}/${pid}/fd/${fd}`); } catch { continue; }
+      const link = fdLink(`${this.#proc}/${pid}/fd/${fd}`);
+      if (link === null) continue;
       this.phases.fdsRead++;
       const ino = socketInode(link);
       if (ino === 0) continue;
