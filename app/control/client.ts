@@ -13,7 +13,7 @@
 // reconnect, deltas were missed: treat it like a `resync` tick).
 import net from 'node:net';
 import {
-  ProtocolError, ServerMessageSchema, createClient, METHODS,
+  PendingRequests, ProtocolError, createClient,
   type Client, type ErrorCode, type EventData, type EventName, type HelloResult, type MethodName, type MethodParams, type MethodResult,
 } from '../protocol/index.js';
 import { LineSplitter } from './framing.js';
@@ -40,8 +40,6 @@ export type ClientState = 'connected' | 'disconnected' | 'closed';
 
 /** The answer to `hello`. */
 export type { HelloResult };
-
-interface Pending { method: MethodName; resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }
 
 const GROUP_HINT = 'only root and members of the service\'s group (default "switchyard") may use it; ' +
   'ask an administrator to run `sudo usermod -aG switchyard $USER`, then log in again';
@@ -70,11 +68,10 @@ export class ControlClient {
   /** The service's `hello` answer from the last (re)connect. */
   server: HelloResult | null = null;
   readonly #opts: ControlClientOptions;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending: PendingRequests;
   readonly #listeners = new Map<EventName, Set<(data: never) => void>>();
   readonly #stateListeners = new Set<(state: ClientState, error?: ProtocolError) => void>();
   #socket: net.Socket | null = null;
-  #nextId = 1;
   #closed = false;
   #fatal: ProtocolError | null = null;
   #subscription: MethodParams<'subscribe'> | null = null;
@@ -85,6 +82,7 @@ export class ControlClient {
 
   private constructor(opts: ControlClientOptions) {
     this.#opts = opts;
+    this.#pending = new PendingRequests(opts.validateResults !== false, true);
     this.api = createClient((method, params) => this.call(method, params));
   }
 
@@ -104,16 +102,7 @@ export class ControlClient {
     if (!socket) return Promise.reject(this.#fatal ?? new ProtocolError('UNAVAILABLE', this.#closed ? 'the client is closed' : 'not connected to the Switchyard service'));
     if (method === 'subscribe') this.#subscription = params as MethodParams<'subscribe'>;
     if (method === 'unsubscribe') this.#subscription = null;
-    const id = this.#nextId++;
-    return new Promise<MethodResult<M>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new ProtocolError('UNAVAILABLE', `the service did not answer ${method} within ${this.#opts.requestTimeoutMs ?? 30_000} ms`));
-      }, this.#opts.requestTimeoutMs ?? 30_000);
-      timer.unref();
-      this.#pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, timer });
-      socket.write(JSON.stringify({ id, method, params }) + '\n');
-    });
+    return this.#pending.start(method, params, this.#opts.requestTimeoutMs ?? 30_000, (text) => { socket.write(text + '\n'); });
   }
 
   /** Calls `listener` with every event of that name; returns a function that stops it. */
@@ -174,30 +163,12 @@ export class ControlClient {
   }
 
   #onLine(line: string): void {
-    let msg: unknown;
-    try { msg = JSON.parse(line); } catch { return; } // a broken line from the service: nothing to correlate
-    const parsed = ServerMessageSchema.safeParse(msg);
-    if (!parsed.success) return;
-    const m = parsed.data;
-    if ('event' in m) {
-      const set = this.#listeners.get(m.event as EventName);
-      if (set) for (const l of set) (l as (d: unknown) => void)(m.data);
-      return;
-    }
-    if (m.id === null) {
-      // A connection-level error (FORBIDDEN, TOO_LARGE, OVERLOADED): every request fails with it.
-      if ('error' in m) this.#fatal = ProtocolError.from(m.error);
-      return;
-    }
-    const p = typeof m.id === 'number' ? this.#pending.get(m.id) : undefined;
-    if (!p || typeof m.id !== 'number') return;
-    this.#pending.delete(m.id);
-    clearTimeout(p.timer);
-    if ('error' in m) { p.reject(ProtocolError.from(m.error)); return; }
-    if (this.#opts.validateResults === false) { p.resolve(m.result); return; }
-    const r = METHODS[p.method].result.safeParse(m.result);
-    if (r.success) p.resolve(r.data);
-    else p.reject(new ProtocolError('INTERNAL', `the service sent an invalid ${p.method} result (a different protocol version?)`, { issues: r.error.issues.slice(0, 5) }));
+    const fatal = this.#pending.receive(line, (event, data) => {
+      const set = this.#listeners.get(event);
+      if (set) for (const l of set) (l as (d: unknown) => void)(data);
+    });
+    // A connection-level error (FORBIDDEN, TOO_LARGE, OVERLOADED): every request fails with it.
+    if (fatal !== null) this.#fatal = fatal;
   }
 
   #onClose(socket: net.Socket): void {
@@ -223,8 +194,7 @@ export class ControlClient {
   }
 
   #failPending(error: ProtocolError): void {
-    for (const p of this.#pending.values()) { clearTimeout(p.timer); p.reject(error); }
-    this.#pending.clear();
+    this.#pending.failAll(error);
   }
 
   #emitState(state: ClientState, error?: ProtocolError): void {

@@ -7,3 +7,4 @@ export * from './methods.js';
 export * from './envelope.js';
 export * from './client.js';
 export * from './tick.js';
+export * from './pending.js';

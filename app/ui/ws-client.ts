@@ -14,7 +14,7 @@
 // token and a stopped service look alike: UNAVAILABLE, retried. After a reconnect, ticks were missed:
 // treat 'connected' like a `resync` tick and re-list.
 import {
-  ProtocolError, ServerMessageSchema, createClient, METHODS,
+  PendingRequests, ProtocolError, createClient,
   type Client, type ErrorCode, type EventData, type EventName, type HelloResult, type MethodName, type MethodParams, type MethodResult,
 } from '../protocol/index.js';
 import { errorCodeForClose, WS_CLOSE, WS_SUBPROTOCOL, wsSubprotocols } from './ws-protocol.js';
@@ -62,7 +62,6 @@ export interface WsClientOptions {
 export type WsClientState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 type Timer = ReturnType<typeof setTimeout>;
-interface Pending { method: MethodName; resolve(v: unknown): void; reject(e: Error): void; timer: Timer }
 const OPEN = 1;
 
 /** Reports a listener's exception without breaking delivery to the others. */
@@ -78,13 +77,12 @@ export class WsClient {
   server: HelloResult | null = null;
   readonly #opts: WsClientOptions;
   readonly #Ctor: WebSocketConstructor;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending: PendingRequests;
   readonly #listeners = new Map<EventName, Set<(data: never) => void>>();
   readonly #stateListeners = new Set<(state: WsClientState, error?: ProtocolError) => void>();
   readonly #waiters = new Set<{ resolve(): void; reject(e: ProtocolError): void }>();
   #ws: WebSocketLike | null = null;
   #state: WsClientState = 'connecting';
-  #nextId = 1;
   #fatal: ProtocolError | null = null;
   #subscription: MethodParams<'subscribe'> | null = null;
   #retryDelayMs = 0;
@@ -97,6 +95,7 @@ export class WsClient {
     const Ctor = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) throw new Error('no WebSocket implementation here: pass options.WebSocket (e.g. the `ws` package in Node 20)');
     this.#Ctor = Ctor;
+    this.#pending = new PendingRequests(opts.validateResults !== false);
     this.api = createClient((method, params) => this.call(method, params));
     this.#open();
   }
@@ -224,50 +223,17 @@ export class WsClient {
   }
 
   #request<M extends MethodName>(ws: WebSocketLike, method: M, params: MethodParams<M>): Promise<MethodResult<M>> {
-    const id = this.#nextId++;
-    const timeoutMs = this.#opts.requestTimeoutMs ?? 30_000;
-    return new Promise<MethodResult<M>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new ProtocolError('UNAVAILABLE', `the service did not answer ${method} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, timer });
-      try {
-        ws.send(JSON.stringify({ id, method, params }));
-      } catch (e) {
-        clearTimeout(timer);
-        this.#pending.delete(id);
-        reject(new ProtocolError('UNAVAILABLE', `cannot send ${method}: ${(e as Error).message}`));
-      }
-    });
+    return this.#pending.start(method, params, this.#opts.requestTimeoutMs ?? 30_000, (text) => ws.send(text));
   }
 
   #onMessage(data: unknown): void {
     if (typeof data !== 'string') return; // the service sends text frames only
-    let msg: unknown;
-    try { msg = JSON.parse(data); } catch { return; }
-    const parsed = ServerMessageSchema.safeParse(msg);
-    if (!parsed.success) return;
-    const m = parsed.data;
-    if ('event' in m) {
-      const set = this.#listeners.get(m.event as EventName);
-      if (set) for (const l of set) { try { (l as (d: unknown) => void)(m.data); } catch (e) { rethrowLater(e); } }
-      return;
-    }
-    if (m.id === null) {
-      // A connection-level error (TOO_LARGE, OVERLOADED, …); the close that follows fails everything with it.
-      if ('error' in m) this.#fatal = ProtocolError.from(m.error);
-      return;
-    }
-    const p = typeof m.id === 'number' ? this.#pending.get(m.id) : undefined;
-    if (!p || typeof m.id !== 'number') return;
-    this.#pending.delete(m.id);
-    clearTimeout(p.timer);
-    if ('error' in m) { p.reject(ProtocolError.from(m.error)); return; }
-    if (this.#opts.validateResults === false) { p.resolve(m.result); return; }
-    const r = METHODS[p.method].result.safeParse(m.result);
-    if (r.success) p.resolve(r.data);
-    else p.reject(new ProtocolError('INTERNAL', `the service sent an invalid ${p.method} result (a different protocol version?)`, { issues: r.error.issues.slice(0, 5) }));
+    const fatal = this.#pending.receive(data, (event, d) => {
+      const set = this.#listeners.get(event);
+      if (set) for (const l of set) { try { (l as (d: unknown) => void)(d); } catch (e) { rethrowLater(e); } }
+    });
+    // A connection-level error (TOO_LARGE, OVERLOADED, …); the close that follows fails everything with it.
+    if (fatal !== null) this.#fatal = fatal;
   }
 
   /** The current socket is gone (closed by either side, refused, or given up on). */
@@ -311,8 +277,7 @@ export class WsClient {
   }
 
   #failPending(error: ProtocolError): void {
-    for (const p of this.#pending.values()) { clearTimeout(p.timer); p.reject(error); }
-    this.#pending.clear();
+    this.#pending.failAll(error);
   }
 
   #setState(state: WsClientState, error?: ProtocolError): void {
