@@ -281,6 +281,8 @@ export class LinuxTunDevice implements TunDevice {
   /** Attached worker queues' fds (index = the worker's reader number); empty while no worker runs. */
   #queueFds: number[] = [];
   #memory: FastPathMemory | null = null;
+  /** The queue workers' totals (T_* slots), read at each scale tick. */
+  #workerTotals: Float64Array[] = [];
   #sys: RelayLibc | null = null;
   #workers: Worker[] = [];
   #workerControl: Int32Array | null = null;
@@ -337,6 +339,7 @@ export class LinuxTunDevice implements TunDevice {
     this.#handoffFd = pair[1]!; // the read end belongs to the libuv handle now
     this.#readers.push({ handle: handoff, buffer: Buffer.allocUnsafe(READ_BUFFER), paused: false });
     this.#memory = memory;
+    this.#workerTotals = memory.totals.map((t) => new Float64Array(t));
     this.#scaleTimer = setInterval(() => this.#scaleTick(), SCALE_TICK_MS);
     this.#scaleTimer.unref();
   }
@@ -352,7 +355,7 @@ export class LinuxTunDevice implements TunDevice {
     const memory = this.#memory;
     if (memory === null || this.#closed) return;
     let bytes = this.#stats.rxBytes;
-    for (const t of memory.totals) bytes += new Float64Array(t)[T_READ_BYTES]!;
+    for (const t of this.#workerTotals) bytes += t[T_READ_BYTES]!;
     const tick = bytes - this.#lastBytes;
     this.#lastBytes = bytes;
     if (this.#scaling !== null || this.#scaleBroken) return;
