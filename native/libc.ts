@@ -108,6 +108,17 @@ export const EINTR = 4;
 export const EAGAIN = 11;
 export const EPIPE = 32;
 export const ECONNRESET = 104;
+export const EINPROGRESS = 115;
+/** The relay's own dials (socket(2), bind(2), connect(2)). */
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_STREAM = 1;
+export const SOL_IP = 0;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
+export const SO_LINGER = 13;
+/** Bind the address now, pick the port at connect(2) (by the whole 4-tuple, not one port per bind). */
+export const IP_BIND_ADDRESS_NO_PORT = 24;
 
 /** The libc functions the splice relay needs; raw koffi functions (no wrapper on the hot path). */
 export interface RelayLibc {
@@ -132,6 +143,10 @@ export interface RelayLibc {
   setsockoptInt(fd: number, level: number, name: number, value: Int32Array, len: number): number;
   /** socketpair(2) into a two-element Int32Array. */
   socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
+  socket(domain: number, type: number, protocol: number): number;
+  /** bind(2) / connect(2) with a struct sockaddr_in / sockaddr_in6 in `addr`. */
+  bind(fd: number, addr: Buffer, addrLen: number): number;
+  connect(fd: number, addr: Buffer, addrLen: number): number;
   open(path: string, flags: number): number;
   close(fd: number): number;
   /** errno of the last failed call on this thread. */
@@ -159,6 +174,9 @@ export function relayLibc(): RelayLibc {
     getsockoptInt: lib.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)') as RelayLibc['getsockoptInt'],
     setsockoptInt: lib.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)') as RelayLibc['setsockoptInt'],
     socketpair: lib.func('int socketpair(int domain, int type, int protocol, int *fds)') as RelayLibc['socketpair'],
+    socket: lib.func('int socket(int domain, int type, int protocol)') as RelayLibc['socket'],
+    bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)') as RelayLibc['bind'],
+    connect: lib.func('int connect(int fd, const void *addr, uint32_t addrlen)') as RelayLibc['connect'],
     open: lib.func('int open(const char *path, int flags)') as RelayLibc['open'],
     close: lib.func('int close(int fd)') as RelayLibc['close'],
     errno: () => koffi.errno(),

@@ -19,7 +19,7 @@ import { bytesEqual, IPPROTO_TCP, PacketInfo, ParseStatus, TCP_ACK_FLAG, TCP_SYN
 import { rewriteTuple } from '../wire/nat.js';
 import { buildTcpResetFor, buildUnreachableFor, UNREACH_ADMIN, UNREACH_HOST, UNREACH_NET, VIRTIO_NET_HDR_F_NEEDS_CSUM } from '../wire/build.js';
 import type { CloseReason, EngineContext } from './context.js';
-import type { StreamRelay } from '../os/relay.js';
+import type { DialedSocket, RelayDialer, StreamRelay } from '../os/relay.js';
 import type { SessionRoute } from '../flow/session.js';
 import type { RouteDecision } from '../policy/router.js';
 import { UpstreamError } from '../outbound/upstream-error.js';
@@ -38,6 +38,10 @@ class TcpSession extends Session {
   /** A copy of the app's SYN, held while dialling. */
   heldSyn: Buffer | null = null;
   outbound: net.Socket | null = null;
+  /** The outbound when the relay dialled it on its own thread (then `outbound` stays null). */
+  dialed: DialedSocket | null = null;
+  /** Who dialled `dialed` (joins and abandons go back to it). */
+  dialer: RelayDialer | null = null;
   inbound: net.Socket | null = null;
   connectTimer: NodeJS.Timeout | null = null;
   closedAt = 0;
@@ -223,7 +227,7 @@ export class TcpForwarder {
     ctx.opened(s);
     this.#pending++;
     // One deadline for the verdict (it may wait for the app lookup) and the dial.
-    s.connectTimer = setTimeout(() => { s.outbound?.destroy(); this.#dialFailed(s, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
+    s.connectTimer = setTimeout(() => { this.#dropOutbound(s); this.#dialFailed(s, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
     const d = ctx.route(s, true);
     if (d instanceof Promise) d.then((x) => this.#routed(s, ep, x), (err: Error) => { ctx.log.error('tcp: routing a flow failed', { error: err.message }); this.#dialFailed(s, 'EIO'); });
     else this.#routed(s, ep, d);
@@ -240,6 +244,7 @@ export class TcpForwarder {
   #go(s: TcpSession, ep: Endpoint, route: SessionRoute): void {
     if (route.kind === 'block') { this.#dialFailed(s, route.blockMode === 'drop' ? 'BLOCKED_DROP' : 'BLOCKED'); return; }
     const ctx = this.#ctx;
+    if (route.kind === 'direct' && !s.sniffing && this.#dialNative(s, ep, route)) return;
     let sock: net.Socket | null;
     let ready: Promise<Buffer>;
     if (route.kind === 'direct') {
@@ -279,6 +284,37 @@ export class TcpForwarder {
     });
   }
 
+  /**
+   * A direct flow the splice relay can take whole: its worker dials (no Node socket for the outbound on
+   * this thread; see app/os/relay.ts). Not for flows JavaScript must see (DNS over TCP, rate limits) or
+   * whose first bytes were sniffed. False: dial through Node.
+   */
+  #dialNative(s: TcpSession, ep: Endpoint, route: SessionRoute): boolean {
+    const dialer = this.#relay.dialer;
+    if (!dialer || s.dstPort === DNS_PORT || route.rateLimitBytesPerSec) return false;
+    const target = this.#ctx.direct.dialTarget(s.dst, s.dstPort, s.family);
+    if (target === null) return false;
+    const h: DialedSocket | null = dialer.dial(target, (code) => {
+      if (s.dialed !== h) return;
+      if (code === null) { this.#connected(s, ep); return; }
+      s.dialed = null;
+      this.#dialFailed(s, code);
+    });
+    if (h === null) return false;
+    s.dialed = h;
+    s.dialer = dialer;
+    return true;
+  }
+
+  /** Gives up the outbound of a flow that will not be relayed (Node socket or relay-dialled). */
+  #dropOutbound(s: TcpSession): void {
+    s.outbound?.destroy();
+    if (s.dialed !== null) {
+      s.dialer!.abandon(s.dialed);
+      s.dialed = null;
+    }
+  }
+
   #dialError(s: TcpSession, ep: Endpoint, route: SessionRoute, err: unknown): void {
     if (s.state !== SessionState.CONNECTING && !s.sniffing) return;
     s.outbound?.destroy();
@@ -311,7 +347,7 @@ export class TcpForwarder {
     if (s.connectTimer) { clearTimeout(s.connectTimer); s.connectTimer = null; }
     const syn = s.heldSyn;
     s.heldSyn = null;
-    s.outbound?.destroy();
+    this.#dropOutbound(s);
     let reason: 'refused' | 'unreachable' | 'timeout' | 'error' | 'blocked' = 'error';
     if (syn !== null && this.#held.parse(syn, this.#ctx.headroom, syn.length) === ParseStatus.OK) {
       switch (code) {
@@ -365,13 +401,14 @@ export class TcpForwarder {
     if (s.connectTimer) { clearTimeout(s.connectTimer); s.connectTimer = null; }
     s.state = SessionState.ESTABLISHED;
     // Until the listener accepts, an outbound error only marks the session; the accepted side is
-    // then reset in #onAccept (the relay installs the real handlers).
-    s.outbound!.on('error', (err: NodeJS.ErrnoException) => {
+    // then reset in #onAccept (the relay installs the real handlers). A relay-dialled outbound is
+    // not watched here: whatever it does before the accept, the relay carries over once joined.
+    s.outbound?.on('error', (err: NodeJS.ErrnoException) => {
       if (s.inbound === null) s.closeReason = err.code === 'ECONNRESET' ? 'reset' : 'error';
     });
     const syn = s.heldSyn!;
     s.heldSyn = null;
-    if (this.#held.parse(syn, this.#ctx.headroom, syn.length) !== ParseStatus.OK) { s.outbound?.destroy(); return; }
+    if (this.#held.parse(syn, this.#ctx.headroom, syn.length) !== ParseStatus.OK) { this.#dropOutbound(s); return; }
     // From now on the app's packets are rewritten to the listener; its SYN goes first.
     rewriteTuple(syn, this.#held, ep.peerAddr, s.natPort, ep.tunAddr, ep.port, this.#partial(syn));
     this.#publish(s);
@@ -382,6 +419,13 @@ export class TcpForwarder {
     const s = this.#nat.get(sock.remotePort ?? 0) as TcpSession | null;
     if (s !== null && s.sniffing && s.inbound === null && s.state === SessionState.ESTABLISHED) {
       this.#sniff(s, sock);
+      return;
+    }
+    if (s !== null && s.dialed !== null && s.inbound === null && s.state === SessionState.ESTABLISHED) {
+      const dialed = s.dialed;
+      s.dialed = null;
+      s.inbound = sock;
+      s.dialer!.joinDialed(sock, dialed, (r) => this.#markClosed(s, r.reason));
       return;
     }
     if (s === null || s.inbound !== null || s.outbound === null || s.state !== SessionState.ESTABLISHED || s.outbound.destroyed) {
@@ -467,7 +511,7 @@ export class TcpForwarder {
       s.route = d.route;
       const ep = (s.family === 4 ? this.#v4 : this.#v6)!;
       this.#pending++;
-      s.connectTimer = setTimeout(() => { s.outbound?.destroy(); this.#dialFailed(s, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
+      s.connectTimer = setTimeout(() => { this.#dropOutbound(s); this.#dialFailed(s, 'ETIMEDOUT'); }, ctx.timeouts.tcpConnectMs);
       this.#go(s, ep, d.route);
     };
     const onData = (chunk: Buffer) => {
@@ -539,11 +583,12 @@ export class TcpForwarder {
     s.closeReason = reason;
     if (s.sniffing) { this.#sniffFailed(s, 'ECONNRESET'); return; }
     if (s.state === SessionState.CONNECTING) {
-      s.outbound?.destroy();
+      this.#dropOutbound(s);
       this.#dialFailed(s, 'ECONNRESET');
       return;
     }
     if (s.inbound !== null && (this.#relay.reset(s.inbound) || this.#js.reset(s.inbound))) return; // the relay's done marks it closed
+    this.#dropOutbound(s); // relay-dialled, connected, not accepted yet: the worker resets it
     for (const sock of [s.inbound, s.outbound]) {
       if (sock && !sock.destroyed) { sock.on('error', () => {}); sock.resetAndDestroy(); }
     }
@@ -564,7 +609,7 @@ export class TcpForwarder {
       if (x.proto !== IPPROTO_TCP) continue;
       const s = x as TcpSession;
       if (s.connectTimer) clearTimeout(s.connectTimer);
-      if (s.inbound === null || s.sniffing) s.outbound?.destroy(); // joined ones belong to the relay
+      if (s.inbound === null || s.sniffing) this.#dropOutbound(s); // joined ones belong to the relay
       if (s.sniffing) s.inbound?.destroy();
     }
     await this.#relay.close();

@@ -6,13 +6,32 @@
 import net from 'node:net';
 import dgram from 'node:dgram';
 import type { EgressInfo } from '../os/routing.js';
+import type { DialTarget } from '../os/relay.js';
+import { parseAddress } from '../net/cidr.js';
 
 export class DirectOutbound {
-  constructor(public egress: EgressInfo) {}
+  #local4: Uint8Array | null = null;
+  #local6: Uint8Array | null = null;
+
+  constructor(public egress: EgressInfo) {
+    this.update(egress);
+  }
 
   /** Switches to a new egress (network change); sockets opened before keep their old binding. */
   update(egress: EgressInfo): void {
     this.egress = egress;
+    this.#local4 = bytesOf(egress.address4);
+    this.#local6 = bytesOf(egress.address6);
+  }
+
+  /**
+   * The same dial as dialTcp for a relay that connects on its own thread (app/os/relay.ts
+   * RelayDialer): bound to the egress address; null when the family has no egress address.
+   */
+  dialTarget(address: Uint8Array, port: number, family: 4 | 6): DialTarget | null {
+    const localAddress = family === 4 ? this.#local4 : this.#local6;
+    if (localAddress === null) return null;
+    return { family, address, port, localAddress };
   }
 
   /** True when direct traffic of this family has a way out. */
@@ -45,6 +64,12 @@ export class DirectOutbound {
     sock.bind({ address, port: 0 });
     return sock;
   }
+}
+
+function bytesOf(address: string | undefined): Uint8Array | null {
+  if (address === undefined) return null;
+  const r = parseAddress(address);
+  return typeof r === 'string' ? null : r.bytes;
 }
 
 function isLoopback(host: string): boolean {

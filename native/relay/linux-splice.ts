@@ -10,6 +10,10 @@
 //   done()    ◀── done{id, reason} ──── EPOLL_CTL_DEL, pipes closed; fds never touched again
 //   destroy / resetAndDestroy a and b (closes the fds) → done(result)
 //
+//   dial(target) ── dial{id, …} ──────▶ socket, IP_BIND_ADDRESS_NO_PORT + bind, connect (non-blocking)
+//   onResult    ◀── dialed{id, errno} ── EPOLLOUT + SO_ERROR (the socket is the worker's from here)
+//   joinDialed(a) ─ add{id, fdA, DIALED} ▶ as above; the worker closes its own socket at the end
+//
 // Invariants:
 //  - A handed-over socket is never read or written by Node: it must be idle (no read started, nothing
 //    buffered either way). libuv polls an fd only while reading or writing, so Node's epoll set does not
@@ -26,12 +30,13 @@
 // better than 256 KiB (10.2–13.6, 0.28–0.30 s/GB) for 4× the pipe memory, hence PIPE_BYTES = 256 KiB.
 // Worker-side cost per GB: ~850 epoll wake-ups and ~5,000 splice calls (~40 % EAGAIN) at 1 MiB pipes.
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
+import { constants as osConstants } from 'node:os';
 import type net from 'node:net';
-import type { RelayEnd, RelayResult, RelayStats, StreamRelay } from '../../app/os/relay.js';
+import type { DialedSocket, DialTarget, RelayDialer, RelayEnd, RelayResult, RelayStats, StreamRelay } from '../../app/os/relay.js';
 import type { Logger } from '../../app/log.js';
 import { JsRelay } from '../../app/engine/relay-js.js';
 import { O_CLOEXEC, O_NONBLOCK, relayLibc, type RelayLibc } from '../libc.js';
-import { COUNTER_SLOTS_PER_CHUNK, COUNTERS_PER_SLOT, type SpliceCommand, type SpliceEvent, type SpliceWorkerData } from './splice-protocol.js';
+import { COUNTER_SLOTS_PER_CHUNK, COUNTERS_PER_SLOT, DIALED, type SpliceCommand, type SpliceEvent, type SpliceWorkerData } from './splice-protocol.js';
 
 /** Default pipe capacity per direction. */
 export const PIPE_BYTES = 256 * 1024;
@@ -59,12 +64,25 @@ class SpliceStats implements RelayStats {
 
 interface Joined {
   a: net.Socket;
-  b: net.Socket;
+  /** Null: the worker's own dialled socket (it closes that one). */
+  b: net.Socket | null;
   stats: SpliceStats;
   done: (result: RelayResult) => void;
 }
 
+/** A relay-dialled outbound not joined yet. */
+interface Dialing {
+  onResult: ((code: string | null) => void) | null;
+  state: 'dialing' | 'connected' | 'abandoned';
+}
+
 const noop = () => {};
+
+/** errno number → code name ('ECONNREFUSED', …), as Node names them. */
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
 
 /** The socket's fd if Node holds it in a TCP handle, else -1. */
 function fdOf(s: net.Socket): number {
@@ -78,8 +96,11 @@ function idle(s: net.Socket): boolean {
   return !s.connecting && !s.destroyed && h != null && h.reading !== true && s.readableLength === 0 && s.writableLength === 0;
 }
 
-/** A StreamRelay that splices every joined pair in one worker thread; create it with `SpliceRelay.start`. */
-export class SpliceRelay implements StreamRelay {
+/**
+ * A StreamRelay that splices every joined pair in one worker thread; create it with `SpliceRelay.start`.
+ * It is also a RelayDialer: the worker opens, binds and connects direct outbounds itself.
+ */
+export class SpliceRelay implements StreamRelay, RelayDialer {
   readonly kind = 'splice';
   /** Pipe capacity per direction the kernel granted. */
   readonly pipeBytes: number;
@@ -93,6 +114,7 @@ export class SpliceRelay implements StreamRelay {
   readonly #free: number[] = [];
   #nextId = 0;
   readonly #pairs = new Map<number, Joined>();
+  readonly #dials = new Map<number, Dialing>();
   readonly #ending = new Set<Promise<void>>();
   readonly #fallback = new JsRelay();
   #wakeQueued = false;
@@ -108,11 +130,13 @@ export class SpliceRelay implements StreamRelay {
     const { port1, port2 } = new MessageChannel();
     const workerData: SpliceWorkerData = { wakeFd, pipeBytes: options.pipeBytes ?? PIPE_BYTES, port: port2 };
     const worker = new Worker(options.workerUrl ?? new URL('./splice-worker.js', import.meta.url), { workerData, transferList: [port2] });
-    let onMessage = noop as (e: SpliceEvent) => void, onError = noop as (err: Error) => void, onExit = noop as (code: number) => void;
+    let onMessage = noop as (batch: SpliceEvent[]) => void, onError = noop as (err: Error) => void, onExit = noop as (code: number) => void;
     const ready = await new Promise<number | Error>((resolve) => {
-      onMessage = (e) => {
-        if (e.op === 'ready') resolve(e.pipeBytes);
-        else if (e.op === 'fatal') resolve(new Error(e.message));
+      onMessage = (batch) => {
+        for (const e of batch) {
+          if (e.op === 'ready') resolve(e.pipeBytes);
+          else if (e.op === 'fatal') resolve(new Error(e.message));
+        }
       };
       onError = (err) => resolve(err);
       onExit = (code) => resolve(new Error(`splice worker exited (${code}) before it was ready`));
@@ -135,7 +159,7 @@ export class SpliceRelay implements StreamRelay {
     this.#sys = sys;
     this.pipeBytes = pipeBytes;
     this.#log = log;
-    worker.on('message', (e: SpliceEvent) => this.#onEvent(e));
+    worker.on('message', (batch: SpliceEvent[]) => { for (const e of batch) this.#onEvent(e); });
     worker.on('error', (err) => this.#broken(`splice worker failed: ${err.message}`));
     this.#exited = new Promise((resolve) => worker.once('exit', () => {
       if (this.#state === 'running') this.#broken('splice worker exited');
@@ -155,21 +179,75 @@ export class SpliceRelay implements StreamRelay {
       this.#log?.debug('relay: pair not spliceable, using the JS relay', { state: this.#state, fdA, fdB });
       return this.#fallback.join(a, b, done);
     }
-    const id = this.#free.pop() ?? this.#nextId++;
-    const chunkIndex = Math.floor(id / COUNTER_SLOTS_PER_CHUNK);
-    if (chunkIndex === this.#chunks.length) {
-      const counters = new SharedArrayBuffer(COUNTER_SLOTS_PER_CHUNK * COUNTERS_PER_SLOT * 8);
-      this.#chunks.push(new Float64Array(counters));
-      this.#send({ op: 'chunk', counters });
-    }
-    const slots = this.#chunks[chunkIndex]!;
-    const at = (id % COUNTER_SLOTS_PER_CHUNK) * COUNTERS_PER_SLOT;
-    slots[at] = 0; slots[at + 1] = 0;
-    const stats = new SpliceStats(slots, at);
+    const id = this.#allocate();
+    const stats = this.#statsOf(id);
     this.#pairs.set(id, { a, b, stats, done });
     this.#refresh();
     this.#send({ op: 'add', id, fdA, fdB });
     return stats;
+  }
+
+  /** This relay dials while its worker runs. */
+  get dialer(): RelayDialer | null {
+    return this.#state === 'running' ? this : null;
+  }
+
+  dial(target: DialTarget, onResult: (code: string | null) => void): DialedSocket | null {
+    if (this.#state !== 'running') return null;
+    const id = this.#allocate();
+    this.#dials.set(id, { onResult, state: 'dialing' });
+    this.#refresh();
+    this.#send({ op: 'dial', id, family: target.family, address: target.address, port: target.port, local: target.localAddress });
+    return { id };
+  }
+
+  joinDialed(a: net.Socket, b: DialedSocket, done: (result: RelayResult) => void): RelayStats {
+    const d = this.#dials.get(b.id);
+    const fdA = fdOf(a);
+    if (d === undefined || d.state !== 'connected' || this.#state !== 'running' || fdA < 0 || !idle(a)) {
+      // Nothing to relay with (the worker failed, or an unusable app socket): both sides end.
+      if (d !== undefined) this.abandon(b);
+      const stats = { aToB: 0, bToA: 0 };
+      this.#end(a, null, 'error', done, stats);
+      return stats;
+    }
+    this.#dials.delete(b.id);
+    const stats = this.#statsOf(b.id);
+    this.#pairs.set(b.id, { a, b: null, stats, done });
+    this.#send({ op: 'add', id: b.id, fdA, fdB: DIALED });
+    return stats;
+  }
+
+  abandon(b: DialedSocket): void {
+    const d = this.#dials.get(b.id);
+    if (d === undefined || d.state === 'abandoned') return;
+    d.state = 'abandoned';
+    d.onResult = null;
+    if (this.#state === 'running' || this.#state === 'closing') this.#send({ op: 'abandon', id: b.id });
+    else this.#release(b.id); // no worker to answer
+  }
+
+  #allocate(): number {
+    const id = this.#free.pop() ?? this.#nextId++;
+    if (Math.floor(id / COUNTER_SLOTS_PER_CHUNK) === this.#chunks.length) {
+      const counters = new SharedArrayBuffer(COUNTER_SLOTS_PER_CHUNK * COUNTERS_PER_SLOT * 8);
+      this.#chunks.push(new Float64Array(counters));
+      this.#send({ op: 'chunk', counters });
+    }
+    return id;
+  }
+
+  #statsOf(id: number): SpliceStats {
+    const slots = this.#chunks[Math.floor(id / COUNTER_SLOTS_PER_CHUNK)]!;
+    const at = (id % COUNTER_SLOTS_PER_CHUNK) * COUNTERS_PER_SLOT;
+    slots[at] = 0; slots[at + 1] = 0;
+    return new SpliceStats(slots, at);
+  }
+
+  #release(id: number): void {
+    this.#dials.delete(id);
+    this.#free.push(id);
+    this.#refresh();
   }
 
   reset(socket: net.Socket): boolean {
@@ -199,6 +277,7 @@ export class SpliceRelay implements StreamRelay {
     this.#state = 'closed';
     // Whatever the worker did not report (it failed) is no longer in its hands either.
     for (const [id, j] of this.#pairs) this.#finish(id, j, 'shutdown', j.stats.aToB, j.stats.bToA);
+    this.#failDials('ECONNABORTED');
     this.#sys.close(this.#wakeFd);
     this.#port.close();
     await this.#fallback.close();
@@ -219,7 +298,7 @@ export class SpliceRelay implements StreamRelay {
   }
 
   #refresh(): void {
-    if (this.#pairs.size > 0 || this.#state === 'closing') this.#worker.ref();
+    if (this.#pairs.size > 0 || this.#dials.size > 0 || this.#state === 'closing') this.#worker.ref();
     else this.#worker.unref();
   }
 
@@ -228,6 +307,16 @@ export class SpliceRelay implements StreamRelay {
       case 'done': {
         const j = this.#pairs.get(e.id);
         if (j !== undefined) this.#finish(e.id, j, e.reason, e.aToB, e.bToA);
+        else if (this.#dials.get(e.id)?.state === 'abandoned') this.#release(e.id);
+        break;
+      }
+      case 'dialed': {
+        const d = this.#dials.get(e.id);
+        if (d === undefined || d.state !== 'dialing') break; // abandoned: its 'done' frees it
+        const onResult = d.onResult!;
+        if (e.errno === 0) d.state = 'connected';
+        else this.#release(e.id);
+        onResult(e.errno === 0 ? null : errnoName(e.errno));
         break;
       }
       case 'stopped': this.#onStopped(); break;
@@ -244,12 +333,22 @@ export class SpliceRelay implements StreamRelay {
     this.#end(j.a, j.b, reason, j.done, j.stats);
   }
 
-  /** Destroys both sockets (reset for 'reset'/'shutdown') and calls `done` once both have closed. */
-  #end(a: net.Socket, b: net.Socket, reason: RelayEnd, done: (r: RelayResult) => void, stats: RelayStats): void {
+  /** Dials nobody will answer any more: callers hear `code`; every id is freed. */
+  #failDials(code: string): void {
+    for (const [id, d] of [...this.#dials]) {
+      const onResult = d.state === 'dialing' ? d.onResult : null;
+      this.#release(id);
+      onResult?.(code);
+    }
+  }
+
+  /** Destroys the Node sockets (reset for 'reset'/'shutdown') and calls `done` once they have closed. */
+  #end(a: net.Socket, b: net.Socket | null, reason: RelayEnd, done: (r: RelayResult) => void, stats: RelayStats): void {
     const ending = new Promise<void>((resolve) => {
-      let open = 2;
+      const socks = b === null ? [a] : [a, b];
+      let open = socks.length;
       const closed = () => { if (--open === 0) resolve(); };
-      for (const s of [a, b]) {
+      for (const s of socks) {
         s.on('error', noop);
         if (s.closed) closed(); else s.once('close', closed);
         if (reason === 'reset' || reason === 'shutdown') s.resetAndDestroy(); else s.destroy();
@@ -268,5 +367,6 @@ export class SpliceRelay implements StreamRelay {
     this.#log?.error('relay: splice worker stopped; new pairs use the JS relay', { message });
     // A failed worker no longer uses any fd: end what it held.
     for (const [id, j] of this.#pairs) this.#finish(id, j, 'error', j.stats.aToB, j.stats.bToA);
+    this.#failDials('EIO');
   }
 }

@@ -5,7 +5,7 @@
 // worker cannot start, they go to the JavaScript relay and so does everything after.
 import type net from 'node:net';
 import type { Logger } from '../../app/log.js';
-import type { RelayResult, RelayStats, StreamRelay } from '../../app/os/relay.js';
+import type { DialedSocket, DialTarget, RelayDialer, RelayResult, RelayStats, StreamRelay } from '../../app/os/relay.js';
 import { JsRelay } from '../../app/engine/relay-js.js';
 
 interface Waiting { a: net.Socket; b: net.Socket; done: (r: RelayResult) => void; stats: ProxyStats }
@@ -17,8 +17,11 @@ class ProxyStats implements RelayStats {
   get bToA(): number { return this.inner?.bToA ?? 0; }
 }
 
-/** Starts `start()`'s relay on demand and stops it when idle. */
-export class OnDemandRelay implements StreamRelay {
+/**
+ * Starts `start()`'s relay on demand and stops it when idle. While the inner relay runs, its dialer is
+ * this relay's (dials in progress and dialled sockets count as work: the worker is not stopped under them).
+ */
+export class OnDemandRelay implements StreamRelay, RelayDialer {
   readonly kind: string;
   readonly #start: () => Promise<StreamRelay>;
   readonly #idleMs: number;
@@ -28,6 +31,8 @@ export class OnDemandRelay implements StreamRelay {
   #starting: Promise<void> | null = null;
   #waiting: Waiting[] = [];
   #live = 0;
+  /** Relay-dialled sockets not joined yet (dialling or connected). */
+  readonly #dialled = new Map<DialedSocket, RelayDialer>();
   #idleTimer: NodeJS.Timeout | null = null;
   #broken = false;
   #closed = false;
@@ -79,11 +84,51 @@ export class OnDemandRelay implements StreamRelay {
     });
   }
 
+  /** The inner relay's dialer while it runs (never starts it: the first joins do). */
+  get dialer(): RelayDialer | null {
+    return this.#closed || !this.#inner?.dialer ? null : this;
+  }
+
+  dial(target: DialTarget, onResult: (code: string | null) => void): DialedSocket | null {
+    const inner = this.#closed ? null : this.#inner?.dialer;
+    if (!inner) return null;
+    const h = inner.dial(target, (code) => {
+      if (code !== null) { this.#dialled.delete(h!); this.#armIdle(); }
+      onResult(code);
+    });
+    if (h === null) return null;
+    this.#dialled.set(h, inner);
+    if (this.#idleTimer) { clearTimeout(this.#idleTimer); this.#idleTimer = null; }
+    return h;
+  }
+
+  joinDialed(a: net.Socket, b: DialedSocket, done: (result: RelayResult) => void): RelayStats {
+    // The dialer that made b (the inner relay is not stopped for idleness while b is outstanding; if it
+    // failed since, its joinDialed ends the app's side).
+    const inner = this.#dialled.get(b);
+    if (inner === undefined) throw new Error('joinDialed: not a socket this relay dialled, or joined/abandoned already');
+    this.#dialled.delete(b);
+    this.#live++;
+    return inner.joinDialed(a, b, (r) => {
+      this.#live--;
+      this.#armIdle();
+      done(r);
+    });
+  }
+
+  abandon(b: DialedSocket): void {
+    const inner = this.#dialled.get(b);
+    if (inner === undefined) return;
+    this.#dialled.delete(b);
+    inner.abandon(b);
+    this.#armIdle();
+  }
+
   #armIdle(): void {
-    if (this.#live > 0 || this.#inner === null || this.#idleTimer !== null || this.#closed) return;
+    if (this.#live > 0 || this.#dialled.size > 0 || this.#inner === null || this.#idleTimer !== null || this.#closed) return;
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null;
-      if (this.#live > 0 || this.#inner === null) return;
+      if (this.#live > 0 || this.#dialled.size > 0 || this.#inner === null) return;
       const inner = this.#inner;
       this.#inner = null;
       this.#log.debug('relay: idle; worker stopped', { kind: this.kind, idleMs: this.#idleMs });

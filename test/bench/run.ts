@@ -122,8 +122,11 @@ async function measure(name: string, client: string, peers: PeerSet, pin: (cpus:
     // per-connection code (measured: 3 s from cold gave 1.7-2.2k/s, the same service warm 2.8-3.3k/s).
     // The kernel side gets the same warm-up.
     if (CPS_WARMUP > 0) await peers.client(client, ['cps', TARGET, KIT_PORTS.once, CPS_WARMUP, CPS_LOOPS], 30_000 + CPS_WARMUP * 1000);
-    const cps = await peers.client<{ perSec: number; errors: number; done: number }>(client, ['cps', TARGET, KIT_PORTS.once, CPS_SECONDS, CPS_LOOPS], 30_000 + CPS_SECONDS * 1000);
+    type Latency = { p50: number; p90: number; p99: number; max: number };
+    const cps = await peers.client<{ perSec: number; errors: number; done: number; connectMs: Latency; totalMs: Latency }>(client, ['cps', TARGET, KIT_PORTS.once, CPS_SECONDS, CPS_LOOPS], 30_000 + CPS_SECONDS * 1000);
     if (!cps.done) throw new Error(`cps failed: ${JSON.stringify(cps)}`);
+    const ms = (l: Latency) => `p50 ${l.p50} / p90 ${l.p90} / p99 ${l.p99} / max ${l.max} ms`;
+    log(`${name}: ${Math.round(cps.perSec)} connections/s, ${cps.errors} errors; connect ${ms(cps.connectMs)}; connect to close ${ms(cps.totalMs)}`);
     f.cps = cps.perSec; f.cpsErrors = cps.errors;
   }
 }

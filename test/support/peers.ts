@@ -534,18 +534,23 @@ const commands = {
     const end = now() + Number(seconds) * 1000;
     Object.assign(state, { done: 0, errors: 0, firstErrors: [] });
     const msg = crypto.randomBytes(64);
+    // Per connection: connect() → 'connect', and connect() → the server's close (ms).
+    const connectMs = [], totalMs = [];
     const one = () => new Promise((resolve) => {
+      const t = now();
       const s = net.connect({ host, port: Number(port) });
       s.setNoDelay(true);
       let n = 0;
-      s.on('connect', () => s.write(msg));
+      s.on('connect', () => { connectMs.push(now() - t); s.write(msg); });
       s.on('data', (d) => { n += d.length; });
       s.on('error', (e) => { state.errors++; if (state.firstErrors.length < 5) state.firstErrors.push(e.code); resolve(); });
-      s.on('end', () => { if (n === 64) state.done++; else state.errors++; s.destroy(); resolve(); });
+      s.on('end', () => { if (n === 64) { state.done++; totalMs.push(now() - t); } else state.errors++; s.destroy(); resolve(); });
     });
     const t0 = now();
     await Promise.all(Array.from({ length: Number(concurrency) }, async () => { while (now() < end) await one(); }));
-    return { ...state, perSec: state.done / ((now() - t0) / 1000) };
+    const pct = (xs, q) => { if (xs.length === 0) return 0; const v = xs.slice().sort((a, b) => a - b); return Math.round(v[Math.min(v.length - 1, Math.floor(q * v.length))] * 1000) / 1000; };
+    const latency = (xs) => ({ p50: pct(xs, 0.5), p90: pct(xs, 0.9), p99: pct(xs, 0.99), max: pct(xs, 1) });
+    return { ...state, perSec: state.done / ((now() - t0) / 1000), connectMs: latency(connectMs), totalMs: latency(totalMs) };
   },
 };
 
