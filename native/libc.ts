@@ -188,6 +188,7 @@ export function relayLibc(): RelayLibc {
 export interface SocketLibc {
   socket(domain: number, type: number, protocol: number): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
+  bind(fd: number, addr: Uint8Array, addrLen: number): number;
   sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrLen: number): number;
   recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
   close(fd: number): number;
@@ -202,6 +203,7 @@ export function socketLibc(): SocketLibc {
   socketCached = {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)'),
+    bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)'),
     sendto: lib.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
     recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
     close: lib.func('int close(int fd)'),

@@ -7,13 +7,18 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import type { EgressInfo } from '../os/routing.js';
 import type { DialTarget } from '../os/relay.js';
+import type { SourceBoundSockets } from '../os/socket.js';
 import { parseAddress } from '../net/cidr.js';
 
 export class DirectOutbound {
   #local4: Uint8Array | null = null;
   #local6: Uint8Array | null = null;
 
-  constructor(public egress: EgressInfo) {
+  readonly #bound: SourceBoundSockets | null;
+
+  /** `bound`: where the OS can bind an address without a port (app/os/socket.ts); null: Node's bind. */
+  constructor(public egress: EgressInfo, bound: SourceBoundSockets | null = null) {
+    this.#bound = bound;
     this.update(egress);
   }
 
@@ -43,7 +48,14 @@ export class DirectOutbound {
   dialTcp(host: string, port: number, family: 4 | 6): net.Socket | null {
     const localAddress = family === 4 ? this.egress.address4 : this.egress.address6;
     if (localAddress === undefined) return null;
-    return net.connect({ host, port, family, localAddress, allowHalfOpen: true, noDelay: true });
+    const local = family === 4 ? this.#local4 : this.#local6;
+    const fd = this.#bound !== null && local !== null ? this.#bound.tcp(family, local) : -1;
+    if (fd < 0) return net.connect({ host, port, family, localAddress, allowHalfOpen: true, noDelay: true });
+    // Already bound (port chosen at connect): Node connects the socket it wraps without binding again.
+    // manualStart: no read before the connect (net.connect's sockets start reading once connected).
+    const sock = new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true, manualStart: true } as net.SocketConstructorOpts);
+    sock.setNoDelay(true);
+    return sock.connect({ host, port, family });
   }
 
   /**

@@ -18,7 +18,7 @@ import type { TunDevice } from '../os/tun.js';
 import { DeviceNames, Engine } from '../engine/engine.js';
 import { DirectOutbound } from '../outbound/direct.js';
 import { createTunFactory } from '../../native/tun/index.js';
-import { createIcmpEchoFactory } from '../../native/socket/index.js';
+import { createIcmpEchoFactory, createSourceBoundSockets } from '../../native/socket/index.js';
 import { createNetworkInfo, createNetworkMonitor, createRoutingManager } from '../../native/route/index.js';
 import { createAppIcons, createNeighbourTable, createProcessResolver } from '../../native/process/index.js';
 import type { AppIconSource } from '../os/process.js';
@@ -92,7 +92,7 @@ export async function startService(config: Config, log: Logger, options: Service
       log.warn('icmp: echo forwarding unavailable', { error: err.message });
       return null;
     });
-    direct = new DirectOutbound(egress);
+    direct = new DirectOutbound(egress, await createSourceBoundSockets());
     router = await createRouter(config, direct, log);
     deviceNames = new DeviceNames(config.devices);
     const resolver = !config.engine.attribution ? null : await createProcessResolver(log).catch((err: Error) => {

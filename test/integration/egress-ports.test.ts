@@ -5,8 +5,10 @@
 // most ip_local_port_range's size (28,232 by default) of outbound connections in any 60 s when apps
 // close first — about 470 new connections a second — whatever the destinations (measured by hand: with
 // 100 ephemeral ports, connection 101 failed with EADDRINUSE although it went to another server). The
-// splice relay's own dial binds with IP_BIND_ADDRESS_NO_PORT, so the port is chosen at connect(2) by
-// the whole 4-tuple (app/os/relay.ts RelayDialer, native/relay/splice-worker.ts).
+// service binds with IP_BIND_ADDRESS_NO_PORT instead, so the port is chosen at connect(2) by the whole
+// 4-tuple: the splice relay's own dial (app/os/relay.ts RelayDialer, native/relay/splice-worker.ts) and
+// every Node-dialled outbound (app/os/socket.ts, app/outbound/direct.ts). Both engine modes run it: the
+// fast one dials in the splice worker, the fallback through Node.
 //
 // Here the service's namespace gets 100 ephemeral ports, and an app there makes 180 connections that
 // each close first (leaving TIME_WAIT on the service's outbound) to two servers: 90 per destination,
@@ -15,19 +17,20 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execIn } from '../support/netns.js';
 import { ADDR } from '../support/topology.js';
 import { KIT_PORTS } from '../support/peers.js';
-import { startTrafficLab, type TrafficLab } from '../support/service.js';
+import { startTrafficLab, ENGINE_MODES, type ServiceConfig, type TrafficLab } from '../support/service.js';
 
 const CONNECTIONS = 180;
 
-describe('direct TCP through the splice relay: egress ports per destination', () => {
+describe.each(ENGINE_MODES)('direct TCP egress ports per destination ($name)', (mode) => {
   let t: TrafficLab;
   beforeAll(async () => {
-    t = await startTrafficLab('switchyard', { tag: 'syport', service: { engine: { relay: 'splice', queues: 1 } } });
+    t = await startTrafficLab('switchyard', { tag: 'syport', service: mode.service as ServiceConfig });
     await execIn(t.topo.client, 'sysctl', ['-q', '-w', 'net.ipv4.ip_local_port_range=40000 40099']);
   }, 90_000);
   afterAll(async () => { await t?.dispose(); });
 
   it(`${CONNECTIONS} app-closes-first connections to two servers with 100 ephemeral ports all succeed`, async () => {
+    expect(t.svc!.log, t.why()).toMatch(mode.expect);
     // One app process: each connection sends a line, half-closes, reads the kit's answer to EOF.
     const script = `
 const net = require('node:net');
