@@ -123,14 +123,14 @@ describe.skipIf(process.platform !== 'linux')('splice relay dialer', () => {
     l = await lab('127.0.0.1');
     const d4 = dial(relay.dialer!, { family: 4, address: V4('127.0.0.1'), port: l.serverPort, localAddress: V4('127.0.0.2') });
     expect(await d4.result).toBeNull();
-    await vi_waitFor(() => l!.accepted.length === 1);
+    await waitUntil(() => l!.accepted.length === 1);
     expect(l.accepted[0]!.remoteAddress).toBe('127.0.0.2');
     relay.abandon(d4.handle);
     const l6 = await lab('::1');
     try {
       const d6 = dial(relay.dialer!, { family: 6, address: LOOP6, port: l6.serverPort, localAddress: null });
       expect(await d6.result).toBeNull();
-      await vi_waitFor(() => l6.accepted.length === 1);
+      await waitUntil(() => l6.accepted.length === 1);
       expect(l6.accepted[0]!.remoteAddress).toBe('::1');
       relay.abandon(d6.handle);
     } finally {
@@ -163,7 +163,7 @@ describe.skipIf(process.platform !== 'linux')('splice relay dialer', () => {
     }
     const d = dial(relay.dialer!, { family: 4, address: V4('127.0.0.1'), port: l.serverPort, localAddress: null });
     expect(await d.result).toBeNull();
-    await vi_waitFor(() => l!.accepted.length >= 51);
+    await waitUntil(() => l!.accepted.length >= 51);
     const last = l.accepted[l.accepted.length - 1]!;
     const ended = drain(last);
     relay.abandon(d.handle);
@@ -178,7 +178,7 @@ describe.skipIf(process.platform !== 'linux')('splice relay dialer', () => {
     l = await lab('127.0.0.1');
     const d = dial(relay.dialer!, { family: 4, address: V4('127.0.0.1'), port: l.serverPort, localAddress: null });
     expect(await d.result).toBeNull();
-    await vi_waitFor(() => l!.accepted.length === 1);
+    await waitUntil(() => l!.accepted.length === 1);
     const server = drain(l.accepted[0]!);
     const { a, app } = await l.front();
     const appEnd = drain(app);
@@ -226,9 +226,9 @@ describe.skipIf(process.platform !== 'linux')('on-demand relay dialer', () => {
     await new Promise<void>((r) => b.once('connect', () => r()));
     b.pause();
     const first = new Promise<RelayResult>((r) => relay!.join(a, b, r));
-    await vi_waitFor(() => relay!.dialer != null);
+    await waitUntil(() => relay!.dialer != null);
     app.destroy();
-    await vi_waitFor(() => l!.accepted.length === 1);
+    await waitUntil(() => l!.accepted.length === 1);
     l.accepted[0]!.end();
     await first;
     const d = dial(relay.dialer!, { family: 4, address: V4('127.0.0.1'), port: l.serverPort, localAddress: null });
@@ -238,7 +238,7 @@ describe.skipIf(process.platform !== 'linux')('on-demand relay dialer', () => {
     const f = await l.front();
     const echoed = new Promise<RelayResult>((r) => relay!.dialer!.joinDialed(f.a, d.handle, r));
     f.app.end('x');
-    await vi_waitFor(() => l!.accepted.length === 2);
+    await waitUntil(() => l!.accepted.length === 2);
     l.accepted[1]!.end();
     expect((await echoed).aToB).toBe(1);
     await sleep(300);
@@ -246,7 +246,7 @@ describe.skipIf(process.platform !== 'linux')('on-demand relay dialer', () => {
   });
 });
 
-async function vi_waitFor(cond: () => boolean, ms = 3000): Promise<void> {
+async function waitUntil(cond: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('condition not met in time');
