@@ -35,6 +35,12 @@ export interface FlowKey {
 export interface ProcessResolver {
   /** Finds the process owning the flow's local socket. Never rejects: failures are 'unknown' with a reason. */
   resolve(flow: FlowKey): Promise<Attribution>;
+  /**
+   * Optional: the answer from what is at hand, synchronously (caches and the few reads that usually
+   * find a known process's new socket), or null when only resolve() can tell. Saves the promise
+   * chain of the common case; a lookup answered here is counted in `stats` like resolve()'s.
+   */
+  resolveNow?(flow: FlowKey): Attribution | null;
   /** Lookups done and their total cost, for stats and the bench. */
   readonly stats: { lookups: number; hits: number; unknown: number; totalMs: number };
   close(): void;

@@ -52,4 +52,34 @@ describe.runIf(linux)('LinuxProcessResolver on live sockets of this process', ()
     console.log(`fd links read per lookup: ${perLookup.toFixed(1)} (the process has ${fdCount} fds)`);
     expect(perLookup).toBeLessThan(fdCount / 8);
   });
+
+  it('resolveNow answers a known process\'s new sockets at once, defers what needs a search, and counts each lookup once', async () => {
+    const resolver = new LinuxProcessResolver();
+    const key = (c: net.Socket) => ({ protocol: 'tcp' as const, family: 4 as const, src: '127.0.0.1', srcPort: c.localPort!, dst: '127.0.0.1', dstPort: port });
+    const open = async () => { const c = net.connect(port, '127.0.0.1').on('error', () => {}); await new Promise((r) => c.once('connect', r)); return c; };
+    // Cold: no recent owner, so only the search (resolve) can tell; nothing counted for the miss.
+    const first = await open();
+    expect(resolver.resolveNow(key(first))).toBeNull();
+    expect(resolver.stats.lookups).toBe(0);
+    const viaSearch = await resolver.resolve(key(first));
+    expect(viaSearch.kind).toBe('process');
+    first.destroy();
+    let atOnce = 0;
+    for (let i = 0; i < 50; i++) {
+      const c = await open();
+      const a = resolver.resolveNow(key(c)) ?? await resolver.resolve(key(c));
+      if (a.kind === 'process' && a.process.pid === process.pid) atOnce++;
+      c.destroy();
+    }
+    // A socket that is gone is not answered here (resolve() explains why).
+    const gone = await open();
+    const k = key(gone);
+    gone.destroy();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(resolver.resolveNow(k)).toBeNull();
+    resolver.close();
+    expect(atOnce).toBe(50);
+    expect(resolver.stats.lookups).toBe(51);
+    expect(resolver.stats.hits).toBe(51);
+  });
 });
