@@ -54,8 +54,6 @@ export function libc(): Libc {
   const ioctl = lib.func('int ioctl(int fd, unsigned long request, ...)');
   const close = lib.func('int close(int fd)');
   const readlink = lib.func('intptr_t readlink(const char *path, void *buf, size_t size)');
-  const names = new Map<number, string>();
-  for (const [name, value] of Object.entries(koffi.os.errno as Record<string, number>)) if (!names.has(value)) names.set(value, name);
   cached = {
     open: (path, flags) => open(path, flags) as number,
     ioctlPtr: (fd, request, arg) => ioctl(fd, request, 'uint8_t *', arg) as number,
@@ -63,9 +61,32 @@ export function libc(): Libc {
     close: (fd) => close(fd) as number,
     readlink: (path, buf, size) => readlink(path, buf, size) as number,
     errno: () => koffi.errno(),
-    errnoName: (errno) => names.get(errno) ?? `errno ${errno}`,
+    errnoName,
   };
   return cached;
+}
+
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(koffi.os.errno as Record<string, number>)) if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
+
+/** Symbolic name of an errno value as Node names it ("ECONNREFUSED"), or "errno N". */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+/** sockaddr_in / sockaddr_in6 size: `buf` for writeSockaddr needs this many bytes. */
+export const SOCKADDR_MAX = 28;
+
+/**
+ * Writes a struct sockaddr_in (4-byte address) or sockaddr_in6 (16 bytes; flow info and scope id 0)
+ * into `buf` and returns its length. sa_family is host order (little-endian on the targets we ship).
+ */
+export function writeSockaddr(buf: Buffer, family: 4 | 6, address: Uint8Array, port: number): number {
+  buf.fill(0, 0, SOCKADDR_MAX);
+  buf.writeUInt16LE(family === 4 ? AF_INET : AF_INET6, 0);
+  buf.writeUInt16BE(port, 2);
+  buf.set(address, family === 4 ? 4 : 8);
+  return family === 4 ? 16 : 28;
 }
 
 // --- Socket relay (native/relay/linux-splice.ts): splice(2), pipes, epoll, eventfd. -----------------

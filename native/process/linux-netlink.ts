@@ -6,11 +6,10 @@
 // on Linux 6.x (test/integration/attribution-linux.test.ts): an exact TCP lookup ~10–30 µs, a
 // port-filtered UDP dump about the same — far less than a thread-pool round trip. SO_RCVTIMEO
 // bounds the worst case anyway, so a kernel that never answers cannot stall the event loop.
-import { endianness } from 'node:os';
-import { constants as osConstants } from 'node:os';
+import { constants as osConstants, endianness } from 'node:os';
 import koffi from 'koffi';
 import { buildInetDiagRequest, parseInetDiagReply, NETLINK_SOCK_DIAG, type InetDiagQuery, type SocketEntry } from './linux-parse.js';
-import { socketLibc } from '../libc.js';
+import { errnoName, socketLibc } from '../libc.js';
 
 const AF_NETLINK = 16, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1, SO_RCVTIMEO = 20;   // SO_RCVTIMEO_OLD: a 16-byte struct timeval on 64-bit
@@ -21,10 +20,6 @@ const RECV_TIMEOUT_US = 200_000;
 const libc = socketLibc;
 
 /** Symbolic errno name ("EACCES"), or "errno N". */
-export function errnoName(code: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
-  return `errno ${code}`;
-}
 
 /** The outcome of one sock_diag exchange: the sockets, or a positive errno (ENOENT = none). */
 export type DiagResult = { sockets: SocketEntry[]; errno: number };

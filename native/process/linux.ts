@@ -23,9 +23,9 @@ import {
   IPPROTO_TCP, IPPROTO_UDP, matchSocket, parsePasswd, parseProcNetLine, parseStatStartTime, parseStatusUid,
   socketInode, splitCmdline, v4Mapped, type SocketEntry, type Tuple,
 } from './linux-parse.js';
-import { SockDiagSocket, errnoName } from './linux-netlink.js';
-import { countedLookup } from './counted.js';
-import { libc } from '../libc.js';
+import { SockDiagSocket } from './linux-netlink.js';
+import { countLookup, countedLookup } from './counted.js';
+import { errnoName, libc } from '../libc.js';
 
 const LINK_BUF = Buffer.alloc(256);
 /**
@@ -126,36 +126,16 @@ export class LinuxProcessResolver implements ProcessResolver {
 
   /**
    * The common case without promises: the socket's owner is a cached inode or sits at a recent
-   * owner's recent fd numbers. Null (nothing counted) when a wider search is needed; then resolve()
-   * queries the socket again, which misses make rare enough not to matter.
+   * owner's recent fd numbers. Null (nothing counted) when the search is needed or the socket cannot
+   * be found; then resolve() queries it again and explains, which misses make rare enough not to matter.
    */
   resolveNow(flow: FlowKey): Attribution | null {
     if (this.#closed) return null;
     const t0 = performance.now();
-    const tuple = toTuple(flow);
-    if (typeof tuple === 'string') return null;
-    let t = t0;
-    const sock = this.#findSocket(flow.protocol, tuple);
-    this.phases.socketMs += performance.now() - t;
-    if (!sock.ok || sock.value.inode === 0) return null;
-    t = performance.now();
-    const inode = sock.value.inode;
-    let pid = this.#checkHint(inode);
-    if (pid === null) {
-      for (const p of this.#recent) {
-        if (this.#probeHot(p, inode)) { this.#touch(p); pid = p; break; }
-      }
-    }
-    this.phases.ownerMs += performance.now() - t;
-    if (pid === null) return null;
-    t = performance.now();
-    const info = this.#processInfo(pid, sock.value.uid);
-    this.phases.infoMs += performance.now() - t;
-    const r: Attribution = info.ok ? { kind: 'process', process: info.value } : { kind: 'unknown', reason: info.reason };
-    this.stats.lookups++;
-    if (r.kind === 'process') this.stats.hits++; else this.stats.unknown++;
-    this.stats.totalMs += performance.now() - t0;
-    return r;
+    const step = this.#quick(flow);
+    if (!('answer' in step)) return null;
+    countLookup(this.stats, t0, step.answer);
+    return step.answer;
   }
 
   /** Drops every cache (inode owners, process details, user names): the next lookups start cold. */
@@ -179,24 +159,42 @@ export class LinuxProcessResolver implements ProcessResolver {
 
   async #resolve(flow: FlowKey): Promise<Attribution> {
     if (this.#closed) return { kind: 'unknown', reason: 'resolver closed' };
+    const step = this.#quick(flow);
+    if ('answer' in step) return step.answer;
+    if ('failed' in step) return { kind: 'unknown', reason: step.failed };
+    const sock = step.search;
+    const t = performance.now();
+    const owner = await this.#findOwner(sock.inode, sock.uid);
+    this.phases.ownerMs += performance.now() - t;
+    return owner.ok ? this.#details(owner.value, sock.uid) : { kind: 'unknown', reason: owner.reason };
+  }
+
+  /**
+   * The steps that need no search, synchronously: the socket, then its owner from the inode cache or
+   * a recent owner's recent fds, then the owner's details. `search`: the owner must be looked for.
+   */
+  #quick(flow: FlowKey): { answer: Attribution } | { failed: string } | { search: SocketEntry } {
     const tuple = toTuple(flow);
-    if (typeof tuple === 'string') return { kind: 'unknown', reason: tuple };
+    if (typeof tuple === 'string') return { failed: tuple };
     let t = performance.now();
     const sock = this.#findSocket(flow.protocol, tuple);
     this.phases.socketMs += performance.now() - t;
-    if (!sock.ok) return { kind: 'unknown', reason: sock.reason };
+    if (!sock.ok) return { failed: sock.reason };
     if (sock.value.inode === 0) {
-      return { kind: 'unknown', reason: sock.value.state === TCP_TIME_WAIT ? 'socket in TIME_WAIT (closed by its process)' : 'socket has no owner (not yet accepted or orphaned)' };
+      return { failed: sock.value.state === TCP_TIME_WAIT ? 'socket in TIME_WAIT (closed by its process)' : 'socket has no owner (not yet accepted or orphaned)' };
     }
     t = performance.now();
-    const owner = await this.#findOwner(sock.value.inode, sock.value.uid);
+    const pid = this.#knownOwner(sock.value.inode);
     this.phases.ownerMs += performance.now() - t;
-    if (!owner.ok) return { kind: 'unknown', reason: owner.reason };
-    t = performance.now();
-    const info = this.#processInfo(owner.value, sock.value.uid);
+    return pid === null ? { search: sock.value } : { answer: this.#details(pid, sock.value.uid) };
+  }
+
+  /** The owner's process details as the lookup's answer. */
+  #details(pid: number, socketUid: number): Attribution {
+    const t = performance.now();
+    const info = this.#processInfo(pid, socketUid);
     this.phases.infoMs += performance.now() - t;
-    if (!info.ok) return { kind: 'unknown', reason: info.reason };
-    return { kind: 'process', process: info.value };
+    return info.ok ? { kind: 'process', process: info.value } : { kind: 'unknown', reason: info.reason };
   }
 
   // ── socket table ────────────────────────────────────────────────────────────────────────────
@@ -287,16 +285,29 @@ export class LinuxProcessResolver implements ProcessResolver {
 
   // ── inode → pid ─────────────────────────────────────────────────────────────────────────────
 
+  /** Called after #knownOwner missed: one scan at a time; a waiting lookup tries the caches again first. */
   async #findOwner(inode: number, uid: number): Promise<Found<number>> {
-    const cached = this.#checkHint(inode);
-    if (cached !== null) return { ok: true, value: cached };
-    // One scan at a time: a second lookup waits, then usually finds its inode in the cache.
     const run = this.#scanTail.then(() => {
-      const again = this.#checkHint(inode);
+      const again = this.#knownOwner(inode);
       return again !== null ? { ok: true as const, value: again } : this.#scan(inode, uid);
     });
     this.#scanTail = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The owner without a search: the inode's cached fd, or one of the fds where a recent owner's recent
+   * sockets were. Most new sockets belong to a process seen lately (a browser, a download tool);
+   * reading only its fd links instead of listing all of /proc was the connection rate's lever (see
+   * #probeHot).
+   */
+  #knownOwner(inode: number): number | null {
+    const cached = this.#checkHint(inode);
+    if (cached !== null) return cached;
+    for (const pid of this.#recent) {
+      if (this.#probeHot(pid, inode)) { this.#touch(pid); return pid; }
+    }
+    return null;
   }
 
   #checkHint(inode: number): number | null {
@@ -351,12 +362,7 @@ export class LinuxProcessResolver implements ProcessResolver {
 
   async #scan(inode: number, uid: number): Promise<Found<number>> {
     this.phases.scans++;
-    // Most new sockets belong to a process seen lately (a browser, a download tool): read only its
-    // fd links before listing all of /proc. Measured with 8 parallel connect/close loops: connection
-    // rate 1.7k/s → see the commit; the full /proc listing per new flow was the cost.
-    for (const pid of this.#recent) {
-      if (this.#probeHot(pid, inode)) { this.#touch(pid); return { ok: true, value: pid }; }
-    }
+    // Recent owners' other fds before listing all of /proc (their hot fds were tried already).
     for (const pid of this.#recent) {
       const r = this.#scanPid(pid, inode);
       if (r === true) { this.#touch(pid); return { ok: true, value: pid }; }

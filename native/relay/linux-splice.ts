@@ -30,12 +30,11 @@
 // better than 256 KiB (10.2–13.6, 0.28–0.30 s/GB) for 4× the pipe memory, hence PIPE_BYTES = 256 KiB.
 // Worker-side cost per GB: ~850 epoll wake-ups and ~5,000 splice calls (~40 % EAGAIN) at 1 MiB pipes.
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import { constants as osConstants } from 'node:os';
 import type net from 'node:net';
 import type { DialedSocket, DialTarget, RelayDialer, RelayEnd, RelayResult, RelayStats, StreamRelay } from '../../app/os/relay.js';
 import type { Logger } from '../../app/log.js';
 import { JsRelay } from '../../app/engine/relay-js.js';
-import { O_CLOEXEC, O_NONBLOCK, relayLibc, type RelayLibc } from '../libc.js';
+import { O_CLOEXEC, O_NONBLOCK, errnoName, relayLibc, type RelayLibc } from '../libc.js';
 import { COUNTER_SLOTS_PER_CHUNK, COUNTERS_PER_SLOT, DIALED, type SpliceCommand, type SpliceEvent, type SpliceWorkerData } from './splice-protocol.js';
 
 /** Default pipe capacity per direction. */
@@ -77,12 +76,6 @@ interface Dialing {
 }
 
 const noop = () => {};
-
-/** errno number → code name ('ECONNREFUSED', …), as Node names them. */
-const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
-}
 
 /** The socket's fd if Node holds it in a TCP handle, else -1. */
 function fdOf(s: net.Socket): number {

@@ -28,7 +28,8 @@ import { receiveMessageOnPort, workerData, parentPort } from 'node:worker_thread
 import {
   AF_INET, AF_INET6, EAGAIN, ECONNRESET, EINPROGRESS, EINTR, EPIPE, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_EVENT_DATA_OFFSET, EPOLL_EVENT_SIZE,
   EPOLLERR, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP, F_GETPIPE_SZ, F_SETPIPE_SZ, IP_BIND_ADDRESS_NO_PORT, IPPROTO_TCP, O_CLOEXEC, O_NONBLOCK,
-  SHUT_WR, SO_ERROR, SO_LINGER, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_IP, SOL_SOCKET, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, TCP_NODELAY, relayLibc,
+  SHUT_WR, SO_ERROR, SO_LINGER, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOCKADDR_MAX, SOL_IP, SOL_SOCKET, SPLICE_F_MOVE, SPLICE_F_NONBLOCK,
+  TCP_NODELAY, relayLibc, writeSockaddr,
 } from '../libc.js';
 import type { RelayEnd } from '../../app/os/relay.js';
 import { COUNTER_SLOTS_PER_CHUNK, COUNTERS_PER_SLOT, DIALED, type SpliceCommand, type SpliceEvent, type SpliceWorkerData } from './splice-protocol.js';
@@ -97,7 +98,7 @@ const wakeBuf = Buffer.alloc(8);
 const one = new Int32Array([1]);
 /** struct linger { l_onoff = 1, l_linger = 0 }: close(2) sends a reset. */
 const lingerReset = new Int32Array([1, 0]);
-const sockaddr = Buffer.alloc(28);
+const sockaddr = Buffer.alloc(SOCKADDR_MAX);
 
 /** Makes a non-blocking pipe and grows it to the requested size; returns its capacity or -errno. */
 function makePipe(): number {
@@ -167,16 +168,6 @@ function service(p: Pair, fd: number, ev: number): void {
   if ((p.ab.busy || p.ba.busy) && !p.queued) { p.queued = true; again.push(p); }
 }
 
-/** Writes a struct sockaddr_in / sockaddr_in6 into `sockaddr`; returns its length. */
-function toSockaddr(family: 4 | 6, address: Uint8Array, port: number): number {
-  sockaddr.fill(0);
-  sockaddr.writeUInt16LE(family === 4 ? AF_INET : AF_INET6, 0); // sa_family_t is host order (little-endian targets)
-  sockaddr.writeUInt16BE(port, 2);
-  if (family === 4) { sockaddr.set(address, 4); return 16; }
-  sockaddr.set(address, 8); // after sin6_flowinfo; sin6_scope_id stays 0
-  return 28;
-}
-
 /** Starts a non-blocking connect; the answer comes as `dialed` (now, or from the epoll loop). */
 function dial(c: Extract<SpliceCommand, { op: 'dial' }>): void {
   const fd = sys.socket(c.family === 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -186,10 +177,10 @@ function dial(c: Extract<SpliceCommand, { op: 'dial' }>): void {
   if (c.local !== null) {
     // Best effort: without it the bind picks a port before the destination is known (as Node does).
     sys.setsockoptInt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, one, 4);
-    if (sys.bind(fd, sockaddr, toSockaddr(c.family, c.local, 0)) < 0) { fail(sys.errno()); return; }
+    if (sys.bind(fd, sockaddr, writeSockaddr(sockaddr, c.family, c.local, 0)) < 0) { fail(sys.errno()); return; }
   }
   const d = new Dial(fd);
-  if (sys.connect(fd, sockaddr, toSockaddr(c.family, c.address, c.port)) === 0) {
+  if (sys.connect(fd, sockaddr, writeSockaddr(sockaddr, c.family, c.address, c.port)) === 0) {
     d.connecting = false; // loopback may connect at once
     dials[c.id] = d;
     post({ op: 'dialed', id: c.id, errno: 0 });
@@ -234,7 +225,11 @@ function add(id: number, fdA: number, fdB: number): void {
   if (fdB === DIALED) {
     const d = dials[id];
     dials[id] = undefined;
-    if (d === undefined || d.connecting) { post({ op: 'done', id, reason: 'error', aToB: 0, bToA: 0, errno: 0 }); return; }
+    if (d === undefined || d.connecting) {
+      if (d !== undefined) { sys.epollCtl(epfd, EPOLL_CTL_DEL, d.fd, null); sys.close(d.fd); }
+      post({ op: 'done', id, reason: 'error', aToB: 0, bToA: 0, errno: 0 });
+      return;
+    }
     fdB = d.fd;
     ownsB = true;
     fds.push(fdB);

@@ -24,10 +24,9 @@ import { randomInt } from 'node:crypto';
 import koffi from 'koffi';
 import type { IcmpEchoFactory, IcmpEchoSocket } from '../../app/os/icmp.js';
 import { parseAddress } from '../../app/net/cidr.js';
-import { socketLibc } from '../libc.js';
+import { AF_INET, AF_INET6, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCKADDR_MAX, errnoName, socketLibc, writeSockaddr } from '../libc.js';
 
-const AF_INET = 2, AF_INET6 = 10;
-const SOCK_DGRAM = 2, SOCK_RAW = 3, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
+const SOCK_DGRAM = 2, SOCK_RAW = 3;
 const IPPROTO_ICMP = 1, IPPROTO_ICMPV6 = 58;
 const SOL_SOCKET = 1, SO_MARK = 36;
 const SOL_RAW = 255, ICMP_FILTER = 1;          // IPv4 raw: u32 bitmask of types to drop
@@ -42,11 +41,6 @@ const ECHO_HEADER_LEN = 8;
 
 const libc = socketLibc;
 
-function errnoName(code: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
-  return `errno ${code}`;
-}
-
 // Node's libuv pipe handle: the only public-runtime way to get readiness-driven reads on a foreign
 // fd. Internal API — hidden in this file; tested on Node 20 (and must be on every shipped runtime).
 interface PipeHandle { open(fd: number): number }
@@ -57,11 +51,8 @@ function pipeWrap(): PipeWrap {
 
 /** sockaddr_in / sockaddr_in6 bytes for `addr` (port 0, which ICMP ignores). */
 function sockaddr(family: 4 | 6, addr: Uint8Array): Uint8Array {
-  const sa = new Uint8Array(family === 4 ? 16 : 28);
-  const view = new DataView(sa.buffer);
-  view.setUint16(0, family === 4 ? AF_INET : AF_INET6, true); // sa_family is host order (LE here)
-  sa.set(addr, family === 4 ? 4 : 8);                          // sin_addr / sin6_addr
-  return sa;
+  const sa = Buffer.alloc(SOCKADDR_MAX);
+  return sa.subarray(0, writeSockaddr(sa, family, addr, 0));
 }
 
 /** RFC 1071 Internet checksum over `bytes`. */

@@ -26,8 +26,9 @@ int main(int c, char **v) { signal(SIGPIPE, SIG_IGN);
   int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1; setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, 4);
   struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(v[1])) }; bind(ls, (void*)&a, sizeof a); listen(ls, 128);
   struct sockaddr_in d = { .sin_family = AF_INET, .sin_port = htons(atoi(v[3])) }; inet_pton(AF_INET, v[2], &d.sin_addr);
-  for (;;) { int s = accept(ls, 0, 0); int o = socket(AF_INET, SOCK_STREAM, 0);
+  for (;;) { int s = accept(ls, 0, 0);
     if (s < 0) continue;
+    int o = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(o, (void*)&d, sizeof d)) { close(s); close(o); continue; }
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, 4); setsockopt(o, IPPROTO_TCP, TCP_NODELAY, &one, 4);
     struct pair *p1 = malloc(sizeof *p1), *p2 = malloc(sizeof *p2); int *left = malloc(sizeof *left); *left = 2;

@@ -53,7 +53,10 @@ describe.skipIf(process.platform !== 'linux')('Linux source-bound TCP sockets', 
     expect(bound.tcp(4, Uint8Array.from([192, 0, 2, 77]))).toBe(-EADDRNOTAVAIL);
     const fd = bound.tcp(6, Uint8Array.from([...new Array(15).fill(0), 1]));
     expect(fd).toBeGreaterThan(2);
-    new net.Socket({ fd }).destroy(); // closes it
+    const unconnected = new net.Socket({ fd, manualStart: true } as net.SocketConstructorOpts);
+    // Bound to the address with no port yet: the port comes with connect(2) (IP_BIND_ADDRESS_NO_PORT).
+    expect(unconnected.address()).toMatchObject({ address: '::1', port: 0 });
+    unconnected.destroy(); // closes it
     const { port } = await server('127.0.0.1');
     const direct = new DirectOutbound({ interface: 'lo', address4: '192.0.2.77' }, bound);
     const sock = direct.dialTcp('127.0.0.1', port, 4)!;
